@@ -1,0 +1,33 @@
+/* Shared front-end helpers: error lines, exit codes, option values. */
+#ifndef RS_CLI_H
+#define RS_CLI_H
+
+#include "revops/revops.h"
+
+#define RS_PROG "revops-stream"
+
+/* Prints "revops-stream: MSG" as one line on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit status for an rs_status: 0 ok/EPIPE, 2 usage, 1 otherwise. */
+int cli_exit_code(int status);
+/* Prints err->msg as one error line and returns cli_exit_code(status). */
+int cli_fail(int status, const rs_err *err);
+/* Installs SIGINT/SIGTERM handlers that remove registered temp files and
+ * exit 130/143, and ignores SIGPIPE (writes then fail with EPIPE). */
+void cli_signals_init(void);
+/* Registers/unregisters a temp file to remove on a fatal signal. */
+void cli_tempfile_add(const char *path);
+void cli_tempfile_remove(const char *path);
+/* Current time, or SOURCE_DATE_EPOCH when set, as ISO-8601 with
+ * microseconds and +00:00. Returns RS_EUSAGE for a bad SOURCE_DATE_EPOCH. */
+int cli_generated_at(char out[40], rs_err *err);
+/* Checks a --generated-at value (ISO-8601 date-time with offset). */
+int cli_check_generated_at(const char *s, rs_err *err);
+
+/* Subcommands: each returns the process exit status. */
+int cmd_generate(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+
+#endif

@@ -1,0 +1,220 @@
+/* revops-stream [generate]: options -> settings -> plan -> NDJSON stream. */
+#include "cli.h"
+#include "outfile.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: revops-stream [generate] [OPTIONS]\n"
+    "\n"
+    "Writes synthetic revenue-operations data as NDJSON records: a header,\n"
+    "territories, reps, accounts, opportunities, opportunity_history, a footer.\n"
+    "\n"
+    "  --seed N              random seed (default 123)\n"
+    "  --reps N              number of reps (default 30)\n"
+    "  --accounts N          number of accounts (default 70)\n"
+    "  --opportunities N     number of opportunities (default 100)\n"
+    "  --as-of YYYY-MM-DD    shift every date window by the days from 2026-02-19\n"
+    "  --generated-at ISO    header timestamp (default: now, or SOURCE_DATE_EPOCH)\n"
+    "  --set NAME=VALUE      override one setting (repeatable), e.g. RECENT_CLOSE_PCT=0.2\n"
+    "  --settings FILE       NAME = VALUE lines, or a Python settings.py\n"
+    "  --vocab DIR           vocabulary files replacing the built-in ones\n"
+    "  --types LIST          emit only these types (territory,rep,account,\n"
+    "                        opportunity,opportunity_history)\n"
+    "  -o PATH               write to PATH atomically instead of stdout\n"
+    "  -h, --help            show this help\n"
+    "  --version             show the version\n"
+    "\n"
+    "Order of precedence: --settings files, then --set, then the options above.\n"
+    "Commands: generate (default), merge, validate, split; see COMMAND --help.\n";
+
+enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
+       OPT_VOCAB, OPT_TYPES, OPT_VERSION };
+
+static const struct option long_options[] = {
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"reps", required_argument, NULL, OPT_REPS},
+    {"accounts", required_argument, NULL, OPT_ACCOUNTS},
+    {"opportunities", required_argument, NULL, OPT_OPPS},
+    {"as-of", required_argument, NULL, OPT_AS_OF},
+    {"generated-at", required_argument, NULL, OPT_GENERATED_AT},
+    {"set", required_argument, NULL, OPT_SET},
+    {"settings", required_argument, NULL, OPT_SETTINGS},
+    {"vocab", required_argument, NULL, OPT_VOCAB},
+    {"types", required_argument, NULL, OPT_TYPES},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* Sets a setting from an option, naming the option in any error. */
+static int set_from_option(rs_settings *s, const char *option, const char *name, const char *value, rs_err *err)
+{
+    rs_err inner;
+    int rc = rs_settings_set(s, name, value, &inner);
+    if (rc) {
+        const char *why = strstr(inner.msg, ": ");
+        snprintf(err->msg, sizeof err->msg, "%s%s", option, why ? why : inner.msg);
+    }
+    return rc;
+}
+
+static int parse_types(const char *list, unsigned *mask, rs_err *err)
+{
+    *mask = 0;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int t = rs_type_parse(p, len);
+        if (t < 0) {
+            snprintf(err->msg, sizeof err->msg,
+                     "--types: unknown type \"%.*s\" (types: territory, rep, account, opportunity, "
+                     "opportunity_history)",
+                     (int)(len > 64 ? 64 : len), p);
+            return RS_EUSAGE;
+        }
+        *mask |= 1u << t;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+typedef struct flag {
+    const char *option, *name, *value;
+} flag;
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    rs_settings s;
+    rs_settings_init(&s);
+    rs_vocab v;
+    memset(&v, 0, sizeof v);
+    rs_err err = {{0}};
+    int rc = 0;
+    const char *vocab_dir = NULL, *out_path = NULL, *generated_at = NULL;
+    /* Options apply in precedence order after parsing: files, --set, flags. */
+    const char **files = calloc((size_t)argc + 1, sizeof *files), **sets = calloc((size_t)argc + 1, sizeof *sets);
+    flag *flags = calloc((size_t)argc + 1, sizeof *flags);
+    size_t nfiles = 0, nsets = 0, nflags = 0;
+    rs_gen_options go;
+    memset(&go, 0, sizeof go);
+    go.types_mask = (1u << RS_NTYPES) - 1;
+    if (!files || !sets || !flags) {
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+        rc = RS_ENOMEM;
+        goto done;
+    }
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":ho:", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_SEED: flags[nflags++] = (flag){"--seed", "SEED", optarg}; break;
+        case OPT_REPS: flags[nflags++] = (flag){"--reps", "NUM_REPS", optarg}; break;
+        case OPT_ACCOUNTS: flags[nflags++] = (flag){"--accounts", "NUM_ACCOUNTS", optarg}; break;
+        case OPT_OPPS: flags[nflags++] = (flag){"--opportunities", "NUM_OPPORTUNITIES", optarg}; break;
+        case OPT_AS_OF: flags[nflags++] = (flag){"--as-of", "AS_OF", optarg}; break;
+        case OPT_GENERATED_AT: generated_at = optarg; break;
+        case OPT_SET: sets[nsets++] = optarg; break;
+        case OPT_SETTINGS: files[nfiles++] = optarg; break;
+        case OPT_VOCAB: vocab_dir = optarg; break;
+        case OPT_TYPES:
+            if ((rc = parse_types(optarg, &go.types_mask, &err)))
+                goto done;
+            break;
+        case 'o': out_path = optarg; break;
+        case 'h':
+            fputs(usage, stdout);
+            goto done;
+        case OPT_VERSION:
+            puts("revops-stream " RS_VERSION);
+            goto done;
+        case ':':
+            snprintf(err.msg, sizeof err.msg, "%s: missing value (see --help)", argv[optind - 1]);
+            rc = RS_EUSAGE;
+            goto done;
+        default:
+            snprintf(err.msg, sizeof err.msg, "unknown option \"%s\" (see --help)", argv[optind - 1]);
+            rc = RS_EUSAGE;
+            goto done;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err.msg, sizeof err.msg, "generate: unexpected argument \"%s\" (see --help)", argv[optind]);
+        rc = RS_EUSAGE;
+        goto done;
+    }
+
+    for (size_t i = 0; i < nfiles && !rc; i++)
+        rc = rs_settings_load_file(&s, files[i], &err);
+    for (size_t i = 0; i < nsets && !rc; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) {
+            snprintf(err.msg, sizeof err.msg, "--set: expected NAME=VALUE, got \"%.64s\"", sets[i]);
+            rc = RS_EUSAGE;
+            break;
+        }
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        rs_err inner;
+        if ((rc = rs_settings_set(&s, name, eq + 1, &inner)))
+            snprintf(err.msg, sizeof err.msg, "--set: %s", inner.msg);
+    }
+    for (size_t i = 0; i < nflags && !rc; i++)
+        rc = set_from_option(&s, flags[i].option, flags[i].name, flags[i].value, &err);
+    if (rc)
+        goto done;
+
+    if (generated_at) {
+        if ((rc = cli_check_generated_at(generated_at, &err)))
+            goto done;
+        snprintf(go.generated_at, sizeof go.generated_at, "%s", generated_at);
+    } else if ((rc = cli_generated_at(go.generated_at, &err))) {
+        goto done;
+    }
+    if (out_path && has_suffix(out_path, ".zst")) {
+        snprintf(err.msg, sizeof err.msg, "-o %s: zstd output is not supported yet", out_path);
+        rc = RS_EUSAGE;
+        goto done;
+    }
+
+    rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
+    if (rc)
+        goto done;
+    rs_gen *g;
+    if ((rc = rs_gen_create(&g, &s, &v, &err)))
+        goto done;
+    rs_out *out;
+    if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
+        rc = rs_gen_run(g, &go, rs_out_write_cb, out, &err);
+        if (rc == RS_EIO || rc == RS_EPIPE)
+            err = *rs_out_last_error(out);
+        if (rc)
+            rs_out_abort(out);
+        else
+            rc = rs_out_commit(out, &err);
+    }
+    rs_gen_free(g);
+
+done:
+    free(files);
+    free(sets);
+    free(flags);
+    rs_vocab_free(&v);
+    rs_settings_free(&s);
+    if (rc)
+        return cli_fail(rc, &err);
+    return 0;
+}

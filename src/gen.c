@@ -1,0 +1,224 @@
+/* Plans a data set (analysis passes) and writes it as an NDJSON stream. */
+#include "model.h"
+#include "rng.h"
+#include "vocab.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- plan ---- */
+
+static int cmp_industry(const void *a, const void *b, void *ctx)
+{
+    const rs_list *l = ctx;
+    const rs_token *x = &l->v[*(const uint32_t *)a], *y = &l->v[*(const uint32_t *)b];
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->text, y->text, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Territories: one per industry present among the accounts. Scanning stops
+ * as soon as every industry has been seen, usually after a few dozen. */
+static int plan_territories(rs_gen *g, rs_err *err)
+{
+    size_t ni = g->v->industries.n;
+    g->industry_territory = calloc(ni, sizeof *g->industry_territory);
+    uint32_t *present = malloc(ni * sizeof *present);
+    if (!g->industry_territory || !present) {
+        free(present);
+        return RS_ENOMEM;
+    }
+    size_t seen = 0;
+    for (uint64_t id = 1; id <= g->A && seen < ni; id++) {
+        uint32_t ind = (uint32_t)rs_below(rs_draw(g->k_industry, id, 0), ni);
+        if (!g->industry_territory[ind]) {
+            g->industry_territory[ind] = 1;
+            present[seen++] = ind;
+        }
+    }
+    qsort_r(present, seen, sizeof *present, cmp_industry, (void *)&g->v->industries);
+    g->T = (uint32_t)seen;
+    g->territory_industry = present;
+    for (uint32_t t = 0; t < g->T; t++)
+        g->industry_territory[present[t]] = t + 1;
+    if (g->R < g->T) {
+        snprintf(err->msg, sizeof err->msg,
+                 "--reps %llu: too few reps for the %u territories (every territory needs a rep)",
+                 (unsigned long long)g->R, g->T);
+        return RS_EUSAGE;
+    }
+    size_t T = g->T ? g->T : 1;
+    g->territory_pos = calloc(T, sizeof *g->territory_pos);
+    g->pos_territory = calloc(T, sizeof *g->pos_territory);
+    g->territory_region = calloc(T, sizeof *g->territory_region);
+    g->territory_pipeline = calloc(T, sizeof *g->territory_pipeline);
+    if (!g->territory_pos || !g->pos_territory || !g->territory_region || !g->territory_pipeline)
+        return RS_ENOMEM;
+    /* Reps are dealt round-robin over a shuffled territory order. */
+    for (uint32_t i = 0; i < g->T; i++)
+        g->pos_territory[i] = i + 1;
+    for (uint32_t i = g->T; i > 1; i--) {
+        uint32_t j = (uint32_t)rs_below(rs_draw(g->k_territory, i, 0), i);
+        uint32_t t = g->pos_territory[i - 1];
+        g->pos_territory[i - 1] = g->pos_territory[j];
+        g->pos_territory[j] = t;
+    }
+    for (uint32_t i = 0; i < g->T; i++) {
+        g->territory_pos[g->pos_territory[i] - 1] = i;
+        g->territory_region[i] = (uint32_t)rs_below(rs_draw(g->k_territory, i + 1, 1), g->v->regions.n);
+    }
+    return 0;
+}
+
+/* Splits of opportunities over accounts, of close-date categories and of
+ * history events over opportunities, each with an exact total. */
+static void plan_splits(rs_gen *g)
+{
+    const rs_settings *s = g->s;
+    uint64_t seed = s->seed;
+    rs_part_init(&g->opp_split, rs_key(seed, RS_S_OPP_SPLIT), g->A, g->N, s->opps_per_account_min,
+                 s->opps_per_account_max);
+    double n = (double)g->N;
+    g->n_missing = (uint64_t)(n * s->missing_close_pct);
+    g->n_recent = (uint64_t)(n * s->recent_close_pct);
+    g->n_nonnull = g->N - g->n_missing;
+    rs_part_init(&g->null_split, rs_key(seed, RS_S_NULL_SPLIT), g->N, g->n_missing, 0, 1);
+    rs_part_init(&g->recent_split, rs_key(seed, RS_S_RECENT_SPLIT), g->n_nonnull, g->n_recent, 0, 1);
+
+    /* History: 0..2 changes per field and opportunity, about one on average;
+     * none at all if no created date can precede the history window's end. */
+    uint64_t nstages = g->v->stages.n;
+    g->stage_chg_max = nstages > 2 ? 2 : (uint32_t)(nstages - 1);
+    bool possible = g->created.start <= g->hist.end;
+    uint64_t tk = rs_key(seed, RS_S_TOTALS);
+    uint64_t hs = 0, hc = 0;
+    if (possible) {
+        double m = g->stage_chg_max;
+        hs = rs_part_draw_total(rs_draw(tk, 1, 0), n * m / 2, n * m * (m + 2) / 12, 0, g->N * g->stage_chg_max);
+        double nn = (double)g->n_nonnull;
+        hc = rs_part_draw_total(rs_draw(tk, 2, 0), nn, nn * 2.0 / 3.0, 0, 2 * g->n_nonnull);
+    }
+    rs_part_init(&g->stage_split, rs_key(seed, RS_S_STAGE_SPLIT), g->N, hs, 0, g->stage_chg_max);
+    rs_part_init(&g->close_chg_split, rs_key(seed, RS_S_CLOSECHG_SPLIT), g->n_nonnull, hc, 0, 2);
+    g->n_history = hs + hc;
+}
+
+/* The analysis passes: amounts per account (scaled to TAM), a global factor
+ * toward the pipeline target, then the final totals per territory. Redrawn
+ * with the next attempt number while the total misses [min, max]. */
+static int plan_amounts(rs_gen *g, rs_err *err)
+{
+    int64_t target, pmin, pmax;
+    rs_settings_pipeline(g->s, &target, &pmin, &pmax);
+    for (g->attempt = 0; g->attempt < (unsigned)g->s->amount_retry_limit; g->attempt++) {
+        rs_part_iter it;
+        __int128 total = 0;
+        double max_factor = INFINITY;
+        rs_part_iter_init(&it, &g->opp_split, 0);
+        for (uint64_t id = 1; id <= g->A; id++) {
+            rs_account a;
+            a.nopps = rs_part_iter_next(&it);
+            if (!a.nopps)
+                continue;
+            rs_model_account(g, id, &a);
+            rs_amounts am;
+            rs_model_amounts(g, &a, false, &am);
+            total += am.scaled_sum;
+            if (am.scaled_sum > 0 && (double)a.tam / (double)am.scaled_sum < max_factor)
+                max_factor = (double)a.tam / (double)am.scaled_sum;
+        }
+        /* Down freely; up only as far as no account passes its TAM. */
+        g->k = total > 0 ? (double)target / (double)total : 1.0;
+        if (g->k > 1.0 && g->k > max_factor)
+            g->k = max_factor;
+
+        memset(g->territory_pipeline, 0, (g->T ? g->T : 1) * sizeof *g->territory_pipeline);
+        __int128 final_total = 0;
+        rs_part_iter_init(&it, &g->opp_split, 0);
+        for (uint64_t id = 1; id <= g->A; id++) {
+            rs_account a;
+            a.nopps = rs_part_iter_next(&it);
+            if (!a.nopps)
+                continue;
+            rs_model_account(g, id, &a);
+            rs_amounts am;
+            rs_model_amounts(g, &a, true, &am);
+            int64_t sum = am.factored_sum > a.tam ? 0 : am.factored_sum;
+            if (am.factored_sum > a.tam)
+                for (uint64_t j = 0; j < a.nopps; j++)
+                    sum += rs_model_amount_final(g, &a, &am, j);
+            final_total += sum;
+            g->territory_pipeline[a.territory - 1] += sum;
+        }
+        if (final_total >= pmin && final_total <= pmax) {
+            g->pipeline_total = (int64_t)final_total;
+            return 0;
+        }
+        g->pipeline_total = final_total > INT64_MAX ? INT64_MAX : (int64_t)final_total;
+    }
+    snprintf(err->msg, sizeof err->msg,
+             "amounts: total pipeline %lld is outside TOTAL_PIPELINE_MIN..MAX (%lld..%lld) after %d attempts "
+             "(AMOUNT_RETRY_LIMIT); the TAM and amount settings cannot reach it",
+             (long long)g->pipeline_total, (long long)pmin, (long long)pmax, g->s->amount_retry_limit);
+    return RS_EUSAGE;
+}
+
+int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, rs_err *err)
+{
+    int rc = rs_settings_check(s, err);
+    if (rc)
+        return rc;
+    rs_gen *g = calloc(1, sizeof *g);
+    if (!g)
+        goto nomem;
+    g->s = s;
+    g->v = v;
+    g->R = s->num_reps;
+    g->A = s->num_accounts;
+    g->N = s->num_opportunities;
+    g->recent = rs_settings_window(s, s->recent_close);
+    g->future = rs_settings_window(s, s->future_close);
+    g->created = rs_settings_window(s, s->created);
+    g->hist = rs_settings_window(s, s->history_change);
+    g->k_industry = rs_key(s->seed, RS_S_INDUSTRY);
+    g->k_account = rs_key(s->seed, RS_S_ACCOUNT);
+    g->k_amount = rs_key(s->seed, RS_S_AMOUNT);
+    g->k_territory = rs_key(s->seed, RS_S_TERRITORY);
+    g->k_rep = rs_key(s->seed, RS_S_REP);
+    g->k_opp = rs_key(s->seed, RS_S_OPPORTUNITY);
+    g->k_history = rs_key(s->seed, RS_S_HISTORY);
+    rs_perm_init(&g->rep_names, rs_key(s->seed, RS_S_NAME_PERM) ^ 1, v->first_names.n * v->last_names.n);
+    rs_perm_init(&g->account_names, rs_key(s->seed, RS_S_NAME_PERM) ^ 2, v->nouns.n * v->suffixes.n);
+    rc = plan_territories(g, err);
+    if (rc == RS_ENOMEM)
+        goto nomem;
+    if (rc)
+        goto fail;
+    plan_splits(g);
+    rc = plan_amounts(g, err);
+    if (rc)
+        goto fail;
+    *out = g;
+    return 0;
+nomem:
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    rc = RS_ENOMEM;
+fail:
+    rs_gen_free(g);
+    return rc;
+}
+
+void rs_gen_free(rs_gen *g)
+{
+    if (!g)
+        return;
+    free(g->industry_territory);
+    free(g->territory_industry);
+    free(g->territory_pos);
+    free(g->pos_territory);
+    free(g->territory_region);
+    free(g->territory_pipeline);
+    free(g);
+}

@@ -1,0 +1,157 @@
+/* Buffered output to stdout or to an atomically renamed file. */
+#include "outfile.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OUT_CHUNK (1u << 20)
+
+struct rs_out {
+    int fd;
+    char *path;     /* final path, NULL for stdout */
+    char *tmp_path; /* temp file renamed to path on commit */
+    char *buf;
+    size_t used;
+    rs_err last;
+};
+
+int rs_out_open(rs_out **out, const char *path, rs_err *err)
+{
+    rs_out *o = calloc(1, sizeof *o);
+    if (!o || !(o->buf = malloc(OUT_CHUNK))) {
+        free(o);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    if (!path || strcmp(path, "-") == 0) {
+        o->fd = STDOUT_FILENO;
+        /* A bigger pipe buffer lets a reader on the other core keep up. */
+        fcntl(o->fd, F_SETPIPE_SZ, (int)OUT_CHUNK);
+        *out = o;
+        return 0;
+    }
+    size_t n = strlen(path);
+    o->path = strdup(path);
+    o->tmp_path = malloc(n + 16);
+    if (!o->path || !o->tmp_path) {
+        rs_out_abort(o);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+    o->fd = mkstemp(o->tmp_path);
+    if (o->fd < 0) {
+        snprintf(err->msg, sizeof err->msg, "%s: cannot create: %s", path, strerror(errno));
+        free(o->tmp_path);
+        o->tmp_path = NULL;
+        rs_out_abort(o);
+        return RS_EIO;
+    }
+    fchmod(o->fd, 0644);
+    cli_tempfile_add(o->tmp_path);
+    *out = o;
+    return 0;
+}
+
+static const char *out_name(const rs_out *o)
+{
+    return o->path ? o->path : "stdout";
+}
+
+static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
+{
+    while (len > 0) {
+        ssize_t w = write(o->fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EPIPE && !o->path) {
+                snprintf(err->msg, sizeof err->msg, "stdout: reader closed the pipe");
+                return RS_EPIPE;
+            }
+            snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", out_name(o), strerror(errno));
+            return RS_EIO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err)
+{
+    if (o->used + len > OUT_CHUNK) {
+        int rc = write_all(o, o->buf, o->used, err);
+        o->used = 0;
+        if (rc)
+            return rc;
+        if (len >= OUT_CHUNK)
+            return write_all(o, buf, len, err);
+    }
+    memcpy(o->buf + o->used, buf, len);
+    o->used += len;
+    return 0;
+}
+
+int rs_out_write_cb(void *ctx, const char *buf, size_t len)
+{
+    rs_out *o = ctx;
+    return rs_out_write(o, buf, len, &o->last);
+}
+
+const rs_err *rs_out_last_error(const rs_out *o)
+{
+    return &o->last;
+}
+
+int rs_out_commit(rs_out *o, rs_err *err)
+{
+    int rc = write_all(o, o->buf, o->used, err);
+    o->used = 0;
+    if (rc == 0 && o->path) {
+        if (close(o->fd) != 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", o->path, strerror(errno));
+            rc = RS_EIO;
+        }
+        o->fd = -1;
+        if (rc == 0 && rename(o->tmp_path, o->path) != 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: cannot rename into place: %s", o->path, strerror(errno));
+            rc = RS_EIO;
+        }
+        if (rc == 0) {
+            cli_tempfile_remove(o->tmp_path);
+            free(o->tmp_path);
+            o->tmp_path = NULL;
+        }
+    }
+    if (rc) {
+        rs_out_abort(o);
+        return rc;
+    }
+    free(o->path);
+    free(o->buf);
+    free(o);
+    return 0;
+}
+
+void rs_out_abort(rs_out *o)
+{
+    if (!o)
+        return;
+    if (o->path && o->fd >= 0)
+        close(o->fd);
+    if (o->tmp_path) {
+        unlink(o->tmp_path);
+        cli_tempfile_remove(o->tmp_path);
+    }
+    free(o->tmp_path);
+    free(o->path);
+    free(o->buf);
+    free(o);
+}

@@ -1,0 +1,26 @@
+/* Buffered output to stdout or to a file that appears atomically.
+ *
+ * A path other than NULL/"-" is written to a temp file beside it
+ * (PATH.tmp.XXXXXX) and renamed over PATH only by rs_out_commit; any other
+ * exit path (error, rs_out_abort, SIGINT/SIGTERM) removes the temp file. */
+#ifndef RS_OUTFILE_H
+#define RS_OUTFILE_H
+
+#include "revops/revops.h"
+
+typedef struct rs_out rs_out;
+
+/* Opens stdout (path NULL or "-") or a temp file for path. */
+int rs_out_open(rs_out **o, const char *path, rs_err *err);
+/* Appends bytes; writes in 1 MiB chunks. RS_EPIPE when stdout's reader left. */
+int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err);
+/* rs_write_fn adapter: ctx is an rs_out*; the error text lands in
+ * rs_out_last_error(o). */
+int rs_out_write_cb(void *ctx, const char *buf, size_t len);
+const rs_err *rs_out_last_error(const rs_out *o);
+/* Flushes, closes and renames into place; frees o. */
+int rs_out_commit(rs_out *o, rs_err *err);
+/* Removes the temp file (if any) and frees o. */
+void rs_out_abort(rs_out *o);
+
+#endif
