@@ -210,14 +210,20 @@ static void emit_reps(emitter *e, const rs_gen *g)
 }
 
 /* An account's name: "Noun Suffix" from the name permutation, " (n)" past it. */
-static void put_account_name(emitter *e, const rs_gen *g, uint64_t id)
+static void put_account_name_at(emitter *e, const rs_gen *g, uint64_t base, uint64_t dup)
 {
-    uint64_t base, dup, nsuf = g->v->suffixes.n;
-    rs_model_name(&g->account_names, id - 1, &base, &dup);
+    uint64_t nsuf = g->v->suffixes.n;
     put_tok(e, &g->v->nouns.v[base / nsuf]);
     e->buf[e->len++] = ' ';
     put_tok(e, &g->v->suffixes.v[base % nsuf]);
     put_dup(e, dup);
+}
+
+static void put_account_name(emitter *e, const rs_gen *g, uint64_t id)
+{
+    uint64_t base, dup;
+    rs_model_name(&g->account_names, id - 1, &base, &dup);
+    put_account_name_at(e, g, base, dup);
 }
 
 static size_t account_name_max(const rs_gen *g)
@@ -300,6 +306,8 @@ static void emit_opportunities(emitter *e, const rs_gen *g)
         rs_model_account(g, aid, &a);
         rs_amounts am;
         rs_model_amounts(g, &a, true, &am);
+        uint64_t name_base, name_dup;
+        rs_model_name(&g->account_names, aid - 1, &name_base, &name_dup);
         for (uint64_t j = 0; j < a.nopps && !e->rc; j++) {
             rs_opp_core o;
             rs_model_opp(g, &walk, &o);
@@ -307,7 +315,7 @@ static void emit_opportunities(emitter *e, const rs_gen *g)
             PUT_LIT(e, "{\"type\":\"opportunity\",\"data\":{\"id\":");
             put_u64(e, o.id);
             PUT_LIT(e, ",\"name\":\"");
-            put_account_name(e, g, aid);
+            put_account_name_at(e, g, name_base, name_dup);
             e->buf[e->len++] = ' ';
             /* Distinct products within an account; " (n)" once they run out. */
             put_tok(e, &products[(a.product_offset + j) % np]);

@@ -86,6 +86,9 @@ static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
 
 int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err)
 {
+    /* Big chunks from a caller's own buffer skip the copy. */
+    if (o->used == 0 && len >= OUT_CHUNK / 2)
+        return write_all(o, buf, len, err);
     if (o->used + len > OUT_CHUNK) {
         int rc = write_all(o, o->buf, o->used, err);
         o->used = 0;
