@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ struct rs_out {
     int fd;
     char *path;     /* final path, NULL for stdout */
     char *tmp_path; /* temp file renamed to path on commit */
+    bool in_place;  /* path is not a regular file: written directly */
     char *buf;
     size_t used;
     rs_err last;
@@ -33,6 +35,22 @@ int rs_out_open(rs_out **out, const char *path, rs_err *err)
         o->fd = STDOUT_FILENO;
         /* A bigger pipe buffer lets a reader on the other core keep up. */
         fcntl(o->fd, F_SETPIPE_SZ, (int)OUT_CHUNK);
+        *out = o;
+        return 0;
+    }
+    /* A device, FIFO or socket (/dev/null, a named pipe) is written in
+     * place: renaming a temp file over it would replace the device. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
+            free(o->buf);
+            free(o);
+            return RS_EIO;
+        }
+        o->path = strdup(path);
+        o->in_place = true;
         *out = o;
         return 0;
     }
@@ -123,11 +141,11 @@ int rs_out_commit(rs_out *o, rs_err *err)
             rc = RS_EIO;
         }
         o->fd = -1;
-        if (rc == 0 && rename(o->tmp_path, o->path) != 0) {
+        if (rc == 0 && !o->in_place && rename(o->tmp_path, o->path) != 0) {
             snprintf(err->msg, sizeof err->msg, "%s: cannot rename into place: %s", o->path, strerror(errno));
             rc = RS_EIO;
         }
-        if (rc == 0) {
+        if (rc == 0 && o->tmp_path) {
             cli_tempfile_remove(o->tmp_path);
             free(o->tmp_path);
             o->tmp_path = NULL;
