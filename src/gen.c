@@ -112,6 +112,12 @@ static int plan_amounts(rs_gen *g, rs_err *err)
 {
     int64_t target, pmin, pmax;
     rs_settings_pipeline(g->s, &target, &pmin, &pmax);
+    /* Wide sums: a failing attempt may overshoot 64 bits before it is rejected. */
+    __int128 *pipeline = calloc(g->T ? g->T : 1, sizeof *pipeline);
+    if (!pipeline) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
     for (g->attempt = 0; g->attempt < (unsigned)g->s->amount_retry_limit; g->attempt++) {
         rs_part_iter it;
         __int128 total = 0;
@@ -134,7 +140,7 @@ static int plan_amounts(rs_gen *g, rs_err *err)
         if (g->k > 1.0 && g->k > max_factor)
             g->k = max_factor;
 
-        memset(g->territory_pipeline, 0, (g->T ? g->T : 1) * sizeof *g->territory_pipeline);
+        memset(pipeline, 0, (g->T ? g->T : 1) * sizeof *pipeline);
         __int128 final_total = 0;
         rs_part_iter_init(&it, &g->opp_split, 0);
         for (uint64_t id = 1; id <= g->A; id++) {
@@ -150,14 +156,19 @@ static int plan_amounts(rs_gen *g, rs_err *err)
                 for (uint64_t j = 0; j < a.nopps; j++)
                     sum += rs_model_amount_final(g, &a, &am, j);
             final_total += sum;
-            g->territory_pipeline[a.territory - 1] += sum;
+            pipeline[a.territory - 1] += sum;
         }
         if (final_total >= pmin && final_total <= pmax) {
+            /* Each territory's share fits, being at most the total. */
+            for (uint32_t t = 0; t < g->T; t++)
+                g->territory_pipeline[t] = (int64_t)pipeline[t];
             g->pipeline_total = (int64_t)final_total;
+            free(pipeline);
             return 0;
         }
         g->pipeline_total = final_total > INT64_MAX ? INT64_MAX : (int64_t)final_total;
     }
+    free(pipeline);
     snprintf(err->msg, sizeof err->msg,
              "amounts: total pipeline %lld is outside TOTAL_PIPELINE_MIN..MAX (%lld..%lld) after %d attempts "
              "(AMOUNT_RETRY_LIMIT); the TAM and amount settings cannot reach it",

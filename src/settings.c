@@ -670,6 +670,17 @@ int rs_settings_check(const rs_settings *s, rs_err *err)
     if (s->quota_min < 0 || s->quota_min > s->quota_max)
         FAIL("QUOTA_MIN/QUOTA_MAX: need 0 <= MIN <= MAX");
 
+    /* The largest amount the settings allow, summed over one account's
+     * opportunities, must stay well inside 64-bit integers. */
+    double max_devs = s->revenue_cap / s->rev_per_employee_min * s->developer_pct_max;
+    double max_amount = (double)s->tam_per_developer * (max_devs < 1 ? 1 : max_devs) * s->coverage_pct_max *
+                        s->amount_multiplier_max;
+    if (max_devs > 1e15)
+        FAIL("REVENUE_CAP_DOLLARS / REVENUE_PER_EMPLOYEE_MIN x DEVELOPER_PCT_MAX allows over 1e15 developers");
+    if (max_amount * (double)(s->opps_per_account_max ? s->opps_per_account_max : 1) > 0x1p62)
+        FAIL("settings allow amounts beyond 2^62 (REVENUE_CAP_DOLLARS / REVENUE_PER_EMPLOYEE_MIN x "
+             "TAM_PER_DEVELOPER x COVERAGE_PCT_MAX x AMOUNT_MULTIPLIER_MAX is too large)");
+
     uint64_t a = s->num_accounts, n = s->num_opportunities;
     if (a == 0 && n > 0)
         FAIL("--opportunities %llu needs at least one account", (unsigned long long)n);
