@@ -12,13 +12,13 @@ void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t
     p->hi = hi;
 }
 
-/* An approximately standard normal draw: Irwin-Hall sum of four uniforms,
- * scaled to unit variance. Cheap, and identical on every platform. */
+/* An approximately standard normal draw: the Irwin-Hall sum of the four
+ * 16-bit quarters of one hash, scaled to unit variance. Cheap, and identical
+ * on every platform. */
 static double normal(uint64_t h)
 {
-    uint64_t g = rs_mix64(h ^ 0x5851f42d4c957f2dULL);
-    double s = (double)(uint32_t)h + (double)(uint32_t)(h >> 32) + (double)(uint32_t)g + (double)(uint32_t)(g >> 32);
-    return (s * 0x1.0p-32 - 2.0) * 1.7320508075688772;
+    double s = (double)((h & 0xffff) + ((h >> 16) & 0xffff) + ((h >> 32) & 0xffff) + (h >> 48));
+    return (s * 0x1.0p-16 - 2.0) * 1.7320508075688772;
 }
 
 uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uint64_t min, uint64_t max)

@@ -3,33 +3,35 @@
 
 void rs_perm_init(rs_perm *p, uint64_t key, uint64_t n)
 {
-    unsigned bits = 2;
+    unsigned bits = 1;
     while (bits < 64 && (1ULL << bits) < n)
-        bits += 2;
-    p->key = key;
+        bits++;
     p->n = n;
-    p->half_bits = bits / 2;
-    p->half_mask = (1ULL << p->half_bits) - 1;
+    p->mask = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+    p->shift = (bits + 1) / 2;
+    for (unsigned r = 0; r < RS_PERM_ROUNDS; r++) {
+        p->mul[r] = (rs_draw(key, r, 0) | 1) & p->mask;
+        p->add[r] = rs_draw(key, r, 1) & p->mask;
+    }
 }
 
-static uint64_t feistel(const rs_perm *p, uint64_t x)
+static uint64_t rounds(const rs_perm *p, uint64_t x)
 {
-    uint64_t l = x >> p->half_bits, r = x & p->half_mask;
-    for (uint64_t round = 0; round < 4; round++) {
-        uint64_t f = rs_draw(p->key, r, round) & p->half_mask;
-        uint64_t t = l ^ f;
-        l = r;
-        r = t;
+    /* Each step is a bijection on [0, 2^bits): odd multipliers are
+     * invertible modulo 2^bits, and x ^ (x >> s) is undone from the top. */
+    for (unsigned r = 0; r < RS_PERM_ROUNDS; r++) {
+        x = (x * p->mul[r] + p->add[r]) & p->mask;
+        x ^= x >> p->shift;
     }
-    return (l << p->half_bits) | r;
+    return x;
 }
 
 uint64_t rs_perm_apply(const rs_perm *p, uint64_t x)
 {
-    /* The Feistel domain is at most 4n, so this loop runs 4 times on average;
-     * it ends because the network is a bijection on its domain. */
+    /* 2^bits < 2n, so this loop runs under twice on average; it ends because
+     * the rounds are a bijection on their domain. */
     do
-        x = feistel(p, x);
+        x = rounds(p, x);
     while (x >= p->n);
     return x;
 }
