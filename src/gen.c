@@ -118,7 +118,12 @@ static int plan_amounts(rs_gen *g, rs_err *err)
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;
     }
+    uint64_t account_key = g->k_account;
     for (g->attempt = 0; g->attempt < (unsigned)g->s->amount_retry_limit; g->attempt++) {
+        /* A retry redraws the accounts' revenue and developers too (not their
+         * industries, which fix the territories), so a small data set whose
+         * TAM cannot reach the target gets fresh accounts. */
+        g->k_account = account_key ^ rs_mix64(g->attempt);
         rs_part_iter it;
         __int128 total = 0;
         double max_factor = INFINITY;
