@@ -1,0 +1,623 @@
+/* NDJSON stream reader: one record per line, checked against SPEC 2.
+ *
+ * Lines are cut in a read buffer that grows only as far as the longest line
+ * (capped at 16 MiB, so memory stays flat), checked for what yajl does not
+ * check (NUL, strict UTF-8, surrogate escapes), then parsed by one reusable
+ * yajl handle whose callbacks fill the record in place. Strings without
+ * escapes point into the line itself; decoded ones are copied to an arena as
+ * large as the line. */
+#include "pyjson.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_parse.h>
+
+#define LINE_LIMIT (16u << 20)
+#define READ_CHUNK (1u << 20)
+
+static const char *const TYPE_NAMES[RS_NTYPES] = {"territory", "rep", "account", "opportunity",
+                                                  "opportunity_history"};
+
+static const char *const RECORD_WHAT[RS_NTYPES] = {"territory record", "rep record", "account record",
+                                                   "opportunity record", "opportunity_history record"};
+
+const char *rs_type_name(rs_type t)
+{
+    return (unsigned)t < RS_NTYPES ? TYPE_NAMES[t] : "?";
+}
+
+int rs_type_parse(const char *s, size_t len)
+{
+    for (int t = 0; t < RS_NTYPES; t++)
+        if (strlen(TYPE_NAMES[t]) == len && memcmp(TYPE_NAMES[t], s, len) == 0)
+            return t;
+    return -1;
+}
+
+const char *const *rs_type_fields(rs_type t, unsigned *nfields)
+{
+    const rs_fields *f = rs_entity_fields(t);
+    if (!f) {
+        *nfields = 0;
+        return NULL;
+    }
+    *nfields = f->n;
+    return f->names;
+}
+
+/* Header and footer shapes. */
+static const char *const HDR_N[] = {"schema", "generated_at", "generator", "seed",
+                                    "as_of",  "settings",     "counts",    "shard"};
+static const unsigned HDR_K[] = {RS_K_STR,
+                                 RS_K_STR,
+                                 RS_K_STR,
+                                 RS_K_INT | RS_K_U64 | RS_K_NULL,
+                                 RS_K_STR | RS_K_NULL,
+                                 RS_K_STR | RS_K_NULL,
+                                 RS_K_MAP,
+                                 RS_K_MAP};
+enum { H_SCHEMA, H_GENAT, H_GENERATOR, H_SEED, H_ASOF, H_SETTINGS, H_COUNTS, H_SHARD, H_N };
+static const rs_fields HDR_F = {HDR_N, HDR_K, H_N};
+
+static const char *const FTR_N[] = {"records", "shard"};
+static const unsigned FTR_K[] = {RS_K_MAP, RS_K_MAP};
+enum { F_RECORDS, F_SHARD, F_N };
+static const rs_fields FTR_F = {FTR_N, FTR_K, F_N};
+
+#define CNT (RS_K_INT | RS_K_NONNEG)
+static const char *const COUNTS_N[] = {"reps", "accounts", "opportunities"};
+static const unsigned COUNTS_K[] = {CNT, CNT, CNT};
+static const rs_fields COUNTS_F = {COUNTS_N, COUNTS_K, 3};
+static const char *const SHARD_N[] = {"index", "count"};
+static const unsigned SHARD_K[] = {CNT, CNT};
+static const rs_fields SHARD_F = {SHARD_N, SHARD_K, 2};
+static const unsigned RECORDS_K[RS_NTYPES] = {CNT, CNT, CNT, CNT, CNT};
+static const rs_fields RECORDS_F = {TYPE_NAMES, RECORDS_K, RS_NTYPES};
+#undef CNT
+
+/* Where the callbacks are in the line's JSON. */
+enum { ENV_TYPE_KEY, ENV_TYPE_VAL, ENV_DATA_KEY, ENV_DATA_VAL, ENV_END, ENV_DONE };
+enum { KIND_HEADER = RS_NTYPES, KIND_FOOTER };
+
+typedef struct pstate {
+    rs_record *rec;
+    int lvl; /* 0 outside, 1 envelope, 2 data, 3 counts/shard/records */
+    int env;
+    int kind; /* rs_type, KIND_HEADER or KIND_FOOTER */
+    const char *what; /* names the record in messages */
+    const rs_fields *f; /* data level */
+    unsigned fi;
+    int pend;
+    rs_value dv[RS_MAX_FIELDS]; /* header/footer data values */
+    const rs_fields *sf; /* sub level */
+    unsigned sfi;
+    int spend, sub; /* sub: which data field the sub map is */
+    bool subset;
+    rs_value sv[RS_NTYPES];
+    bool sseen[RS_NTYPES];
+    const char *lbeg, *lend; /* the line: strings inside it need no copy */
+    char *arena;
+    size_t alen;
+    char msg[400];
+} pstate;
+
+struct rs_ndjson_reader {
+    int fd;
+    bool own_fd, eof;
+    char name[256];
+    char *buf;
+    size_t cap, start, end, scanned;
+    uint64_t line;
+    yajl_handle yh;
+    pstate ps;
+    char *arena;
+    size_t arena_cap;
+};
+
+static int perr(pstate *p, const char *fmt, const char *a, const char *b)
+{
+    snprintf(p->msg, sizeof p->msg, fmt, a, b);
+    return 0; /* yajl: cancel */
+}
+
+static const char *store_str(pstate *p, const unsigned char *s, size_t len)
+{
+    const char *c = (const char *)s;
+    if (c >= p->lbeg && c + len <= p->lend)
+        return c;
+    /* Decoded text is never longer than its escaped source, so the arena
+     * (sized to the line) cannot overflow. */
+    char *d = p->arena + p->alen;
+    memcpy(d, s, len);
+    p->alen += len;
+    return d;
+}
+
+static bool same(const unsigned char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+static int set_kind(pstate *p, const char *s, size_t len)
+{
+    if (same((const unsigned char *)s, len, "header")) {
+        p->kind = KIND_HEADER;
+        p->f = &HDR_F;
+        memset(&p->rec->header, 0, sizeof p->rec->header);
+        p->what = "header";
+    } else if (same((const unsigned char *)s, len, "footer")) {
+        p->kind = KIND_FOOTER;
+        p->f = &FTR_F;
+        memset(&p->rec->footer, 0, sizeof p->rec->footer);
+        p->what = "footer";
+    } else {
+        int t = rs_type_parse(s, len);
+        if (t < 0) {
+            char q[64];
+            rs_quote_for_msg(q, sizeof q, s, len);
+            return perr(p, "unknown record type %s%s", q, "");
+        }
+        p->kind = t;
+        p->f = rs_entity_fields((rs_type)t);
+        p->what = RECORD_WHAT[t];
+    }
+    return 1;
+}
+
+static const char *tok_name(rs_jtok t)
+{
+    static const char *const n[] = {"null", "boolean", "number", "string", "object", "array"};
+    return n[t];
+}
+
+static int on_value(pstate *p, rs_jtok tok, const char *s, size_t len, int b)
+{
+    switch (p->lvl) {
+    case 0:
+        if (p->env == ENV_DONE)
+            return perr(p, "more than one JSON value on the line%s%s", "", "");
+        if (tok != RS_J_MAP)
+            return perr(p, "expected a JSON object, got %s%s", tok_name(tok), "");
+        p->lvl = 1;
+        p->env = ENV_TYPE_KEY;
+        return 1;
+    case 1:
+        if (p->env == ENV_TYPE_VAL) {
+            if (tok != RS_J_STR)
+                return perr(p, "\"type\" must be a string, got %s%s", tok_name(tok), "");
+            if (!set_kind(p, s, len))
+                return 0;
+            p->env = ENV_DATA_KEY;
+            return 1;
+        }
+        /* ENV_DATA_VAL */
+        if (tok != RS_J_MAP)
+            return perr(p, "%s: \"data\" must be an object, got %s", p->what, tok_name(tok));
+        p->lvl = 2;
+        p->fi = 0;
+        p->pend = -1;
+        if (p->kind < RS_NTYPES) {
+            p->rec->kind = RS_REC_ENTITY;
+            p->rec->entity.type = (rs_type)p->kind;
+            p->rec->entity.nfields = p->f->n;
+        }
+        return 1;
+    case 2: {
+        rs_value *out = p->kind < RS_NTYPES ? &p->rec->entity.v[p->pend] : &p->dv[p->pend];
+        if (rs_fields_value(p->f, (unsigned)p->pend, tok, s, len, b, out, p->what, p->msg, sizeof p->msg))
+            return 0;
+        if (tok == RS_J_MAP) {
+            p->lvl = 3;
+            p->sub = p->pend;
+            p->sfi = 0;
+            p->spend = -1;
+            p->subset = false;
+            const char *n = p->f->names[p->pend];
+            if (strcmp(n, "counts") == 0) {
+                p->sf = &COUNTS_F;
+            } else if (strcmp(n, "shard") == 0) {
+                p->sf = &SHARD_F;
+            } else {
+                p->sf = &RECORDS_F;
+                p->subset = true;
+            }
+            memset(p->sseen, 0, sizeof p->sseen);
+            p->what = p->sf == &COUNTS_F ? "header: counts" : p->sf == &RECORDS_F ? "footer: records"
+                      : p->kind == KIND_HEADER     ? "header: shard"
+                                                   : "footer: shard";
+        }
+        p->pend = -1;
+        return 1;
+    }
+    default: {
+        if (rs_fields_value(p->sf, (unsigned)p->spend, tok, s, len, b, &p->sv[p->spend], p->what, p->msg,
+                            sizeof p->msg))
+            return 0;
+        p->sseen[p->spend] = true;
+        p->spend = -1;
+        return 1;
+    }
+    }
+}
+
+static int cb_null(void *ctx)
+{
+    return on_value(ctx, RS_J_NULL, NULL, 0, 0);
+}
+
+static int cb_bool(void *ctx, int b)
+{
+    return on_value(ctx, RS_J_BOOL, NULL, 0, b);
+}
+
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+    return on_value(ctx, RS_J_NUMBER, s, len, 0);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+    pstate *p = ctx;
+    return on_value(p, RS_J_STR, store_str(p, s, len), len, 0);
+}
+
+static int cb_start_map(void *ctx)
+{
+    return on_value(ctx, RS_J_MAP, NULL, 0, 0);
+}
+
+static int cb_start_array(void *ctx)
+{
+    return on_value(ctx, RS_J_ARRAY, NULL, 0, 0);
+}
+
+static int cb_end_array(void *ctx)
+{
+    (void)ctx;
+    return 0; /* unreachable: every array start is refused */
+}
+
+static int cb_key(void *ctx, const unsigned char *k, size_t len)
+{
+    pstate *p = ctx;
+    const char *key = (const char *)k;
+    char q[64];
+    int i;
+    switch (p->lvl) {
+    case 1:
+        if (p->env == ENV_TYPE_KEY && same(k, len, "type")) {
+            p->env = ENV_TYPE_VAL;
+            return 1;
+        }
+        if (p->env == ENV_DATA_KEY && same(k, len, "data")) {
+            p->env = ENV_DATA_VAL;
+            return 1;
+        }
+        rs_quote_for_msg(q, sizeof q, key, len);
+        if (p->env == ENV_TYPE_KEY)
+            return perr(p, "expected \"type\" as the first key, got %s%s", q, "");
+        if (p->env == ENV_DATA_KEY)
+            return perr(p, "%s: expected \"data\" after \"type\", got %s", p->what, q);
+        return perr(p, "%s: unexpected key %s after \"data\"", p->what, q);
+    case 2:
+        if ((i = rs_fields_key(p->f, &p->fi, false, key, len, p->what, p->msg, sizeof p->msg)) < 0)
+            return 0;
+        p->pend = i;
+        return 1;
+    default:
+        if ((i = rs_fields_key(p->sf, &p->sfi, p->subset, key, len, p->what, p->msg, sizeof p->msg)) < 0)
+            return 0;
+        p->spend = i;
+        return 1;
+    }
+}
+
+static bool copy_field(pstate *p, char *dst, size_t dsz, const rs_value *v, const char *name)
+{
+    if (v->kind != RS_VAL_STR) {
+        dst[0] = '\0';
+        return true;
+    }
+    if (v->len >= dsz || memchr(v->s, '\0', v->len)) {
+        snprintf(p->msg, sizeof p->msg, "header: field \"%s\" too long or not text", name);
+        return false;
+    }
+    memcpy(dst, v->s, v->len);
+    dst[v->len] = '\0';
+    return true;
+}
+
+static int end_sub(pstate *p)
+{
+    if (!p->subset && p->sfi < p->sf->n) {
+        rs_fields_missing(p->sf, p->sfi, p->what, p->msg, sizeof p->msg);
+        return 0;
+    }
+    if (p->sf == &SHARD_F) {
+        uint64_t idx = (uint64_t)p->sv[0].i, cnt = (uint64_t)p->sv[1].i;
+        if (cnt < 1 || idx < 1 || idx > cnt) {
+            snprintf(p->msg, sizeof p->msg, "%s: shard index %llu of count %llu is not valid", p->what,
+                     (unsigned long long)idx, (unsigned long long)cnt);
+            return 0;
+        }
+        if (p->kind == KIND_HEADER) {
+            p->rec->header.shard_index = idx;
+            p->rec->header.shard_count = cnt;
+        } else {
+            p->rec->footer.shard_index = idx;
+            p->rec->footer.shard_count = cnt;
+        }
+    } else if (p->sf == &COUNTS_F) {
+        for (int i = 0; i < 3; i++)
+            p->rec->header.counts[i] = (uint64_t)p->sv[i].i;
+        p->rec->header.has_counts = true;
+    } else {
+        for (int t = 0; t < RS_NTYPES; t++) {
+            if (p->sseen[t]) {
+                p->rec->footer.records[t] = (uint64_t)p->sv[t].i;
+                p->rec->footer.present_mask |= 1u << t;
+            }
+        }
+    }
+    p->what = p->kind == KIND_HEADER ? "header" : "footer";
+    p->lvl = 2;
+    return 1;
+}
+
+static int end_data(pstate *p)
+{
+    if (p->fi < p->f->n) {
+        rs_fields_missing(p->f, p->fi, p->what, p->msg, sizeof p->msg);
+        return 0;
+    }
+    if (p->kind == KIND_HEADER) {
+        rs_header *h = &p->rec->header;
+        p->rec->kind = RS_REC_HEADER;
+        if (!copy_field(p, h->schema, sizeof h->schema, &p->dv[H_SCHEMA], "schema") ||
+            !copy_field(p, h->generated_at, sizeof h->generated_at, &p->dv[H_GENAT], "generated_at") ||
+            !copy_field(p, h->generator, sizeof h->generator, &p->dv[H_GENERATOR], "generator") ||
+            !copy_field(p, h->settings, sizeof h->settings, &p->dv[H_SETTINGS], "settings"))
+            return 0;
+        h->has_seed = p->dv[H_SEED].kind == RS_VAL_INT;
+        h->seed = h->has_seed ? (uint64_t)p->dv[H_SEED].i : 0;
+        h->has_as_of = p->dv[H_ASOF].kind == RS_VAL_STR;
+        h->as_of = 0;
+        if (h->has_as_of && rs_date_parse(p->dv[H_ASOF].s, p->dv[H_ASOF].len, &h->as_of) != 0) {
+            char q[64];
+            rs_quote_for_msg(q, sizeof q, p->dv[H_ASOF].s, p->dv[H_ASOF].len);
+            return perr(p, "header: field \"as_of\": not a YYYY-MM-DD date: %s%s", q, "");
+        }
+    } else if (p->kind == KIND_FOOTER) {
+        p->rec->kind = RS_REC_FOOTER;
+    }
+    p->lvl = 1;
+    p->env = ENV_END;
+    return 1;
+}
+
+static int cb_end_map(void *ctx)
+{
+    pstate *p = ctx;
+    switch (p->lvl) {
+    case 3:
+        return end_sub(p);
+    case 2:
+        return end_data(p);
+    default:
+        if (p->env == ENV_TYPE_KEY)
+            return perr(p, "record has no \"type\"%s%s", "", "");
+        if (p->env == ENV_DATA_KEY)
+            return perr(p, "%s: no \"data\"%s", p->what, "");
+        p->lvl = 0;
+        p->env = ENV_DONE;
+        return 1;
+    }
+}
+
+static const yajl_callbacks CALLBACKS = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_bool,
+    .yajl_number = cb_number,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_key,
+    .yajl_end_map = cb_end_map,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end_array,
+};
+
+/* One handle serves every line; our own checks replace yajl's UTF-8 one. */
+static yajl_handle new_handle(pstate *p)
+{
+    yajl_handle h = yajl_alloc(&CALLBACKS, NULL, p);
+    if (h) {
+        yajl_config(h, yajl_allow_multiple_values, 1);
+        yajl_config(h, yajl_dont_validate_strings, 1);
+    }
+    return h;
+}
+
+int rs_ndjson_open(rs_ndjson_reader **out, const char *path, rs_err *err)
+{
+    rs_ndjson_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        goto nomem;
+    if (!path || strcmp(path, "-") == 0) {
+        r->fd = STDIN_FILENO;
+        snprintf(r->name, sizeof r->name, "<stdin>");
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
+            free(r);
+            return RS_EIO;
+        }
+        r->own_fd = true;
+        snprintf(r->name, sizeof r->name, "%s", path);
+    }
+    r->cap = READ_CHUNK + 1;
+    r->buf = malloc(r->cap);
+    r->yh = new_handle(&r->ps);
+    if (!r->buf || !r->yh) {
+        rs_ndjson_close(r);
+        goto nomem;
+    }
+    *out = r;
+    return 0;
+nomem:
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return RS_ENOMEM;
+}
+
+const char *rs_ndjson_name(const rs_ndjson_reader *r)
+{
+    return r->name;
+}
+
+void rs_ndjson_close(rs_ndjson_reader *r)
+{
+    if (!r)
+        return;
+    if (r->own_fd)
+        close(r->fd);
+    if (r->yh)
+        yajl_free(r->yh);
+    free(r->buf);
+    free(r->arena);
+    free(r);
+}
+
+static int fail(rs_ndjson_reader *r, rs_err *err, uint64_t line, const char *problem)
+{
+    snprintf(err->msg, sizeof err->msg, "%.200s:%llu: %.280s", r->name, (unsigned long long)line, problem);
+    return RS_EDATA;
+}
+
+/* Finds the next line: *len bytes at r->buf + r->start, '\n' not included. */
+static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->scanned, '\n', r->end - r->scanned);
+        if (nl) {
+            *len = (size_t)(nl - (r->buf + r->start));
+            return 1;
+        }
+        r->scanned = r->end;
+        if (r->end - r->start > LINE_LIMIT)
+            return fail(r, err, r->line + 1, "line longer than 16 MiB");
+        if (r->eof) {
+            if (r->start == r->end)
+                return 0;
+            return fail(r, err, r->line + 1, "last line has no newline (truncated input?)");
+        }
+        if (r->start > 0 && r->cap - r->end < READ_CHUNK) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->scanned -= r->start;
+            r->start = 0;
+        }
+        if (r->cap - r->end < READ_CHUNK / 4) {
+            /* Grow only for long lines, and never far beyond the limit. */
+            size_t ncap = r->cap * 2;
+            if (ncap > LINE_LIMIT + READ_CHUNK + 1)
+                ncap = LINE_LIMIT + READ_CHUNK + 1;
+            char *nb = realloc(r->buf, ncap);
+            if (!nb) {
+                snprintf(err->msg, sizeof err->msg, "out of memory");
+                return RS_ENOMEM;
+            }
+            r->buf = nb;
+            r->cap = ncap;
+        }
+        size_t want = r->cap - r->end;
+        if (want > READ_CHUNK)
+            want = READ_CHUNK;
+        ssize_t n = read(r->fd, r->buf + r->end, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err->msg, sizeof err->msg, "%s: read failed: %s", r->name, strerror(errno));
+            return RS_EIO;
+        }
+        if (n == 0)
+            r->eof = true;
+        r->end += (size_t)n;
+    }
+}
+
+int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
+{
+    size_t len;
+    if (!r->yh) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    int rc = next_line(r, &len, err);
+    if (rc <= 0)
+        return rc;
+    r->line++;
+    const char *line = r->buf + r->start;
+    r->start += len + 1;
+    r->scanned = r->start;
+
+    rs_jscan sc;
+    rs_jscan_reset(&sc);
+    size_t bad;
+    const char *problem;
+    /* The '\n' ends the line's last token for the scanner and for yajl. */
+    if (rs_jscan_feed(&sc, (const unsigned char *)line, len + 1, &bad, &problem) != 0) {
+        char m[96];
+        snprintf(m, sizeof m, "%s at byte %zu", problem, bad + 1);
+        return fail(r, err, r->line, m);
+    }
+    if (len > r->arena_cap) {
+        size_t ncap = len < 4096 ? 4096 : len;
+        char *na = realloc(r->arena, ncap);
+        if (!na) {
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+            return RS_ENOMEM;
+        }
+        r->arena = na;
+        r->arena_cap = ncap;
+    }
+
+    pstate *p = &r->ps;
+    p->rec = rec;
+    p->lvl = 0;
+    p->env = ENV_TYPE_KEY;
+    p->kind = -1;
+    p->lbeg = line;
+    p->lend = line + len;
+    p->arena = r->arena;
+    p->alen = 0;
+    p->msg[0] = '\0';
+    rec->line = r->line;
+
+    yajl_status st = yajl_parse(r->yh, (const unsigned char *)line, len + 1);
+    if (st == yajl_status_ok && p->env == ENV_DONE)
+        return 1;
+    char m[sizeof p->msg];
+    if (st == yajl_status_client_canceled) {
+        snprintf(m, sizeof m, "%s", p->msg);
+    } else if (st != yajl_status_ok) {
+        unsigned char *e = yajl_get_error(r->yh, 0, (const unsigned char *)line, len + 1);
+        size_t at = yajl_get_bytes_consumed(r->yh);
+        char t[160];
+        snprintf(t, sizeof t, "%s", e ? (const char *)e : "parse error");
+        t[strcspn(t, "\n")] = '\0';
+        snprintf(m, sizeof m, "invalid JSON near byte %zu: %s", at > len ? len : at, t);
+        if (e)
+            yajl_free_error(r->yh, e);
+    } else {
+        snprintf(m, sizeof m, "%s", p->lvl == 0 && p->env == ENV_TYPE_KEY ? "empty line" : "incomplete JSON record");
+    }
+    /* The handle is mid-value or failed: a fresh one keeps any later call
+     * well-defined (callers normally stop at the first error). */
+    yajl_free(r->yh);
+    r->yh = new_handle(&r->ps);
+    return fail(r, err, r->line, m);
+}

@@ -1,0 +1,315 @@
+# merge and split: canonical bytes against Python's json module (an oracle
+# that builds the payload from the stream itself), --compact, round trips
+# merge(split(x)) == x from files and pipes, -o atomicity, options, and every
+# bad input of SPEC 8 that merge/split own: one error line naming FILE:LINE,
+# status 1, and no file left behind.
+# Sourced by tests/run.sh (helpers in tests/lib.sh).
+
+work=$(mktemp -d)
+fx="$TESTS_DIR/fixtures"
+export SOURCE_DATE_EPOCH=1771477209
+
+same() { if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$(cmp "$2" "$3" 2>&1 | head -1)"; fi; }
+equals() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got:  $2"$'\n'"want: $3"; fi; }
+
+# py_payload STREAM MODE: the data.json Python writes for a stream, built by
+# Python alone (json.loads per line, grouped by type) - MODE indent|compact.
+py_payload() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+assert lines[-1] == ""
+recs = [json.loads(l) for l in lines[:-1]]
+assert recs[0]["type"] == "header" and recs[-1]["type"] == "footer"
+h = recs[0]["data"]
+out = {"schema": h["schema"], "generated_at": h["generated_at"], "reps": [], "accounts": [],
+       "opportunities": [], "territories": [], "opportunity_history": []}
+key = {"rep": "reps", "account": "accounts", "opportunity": "opportunities",
+       "territory": "territories", "opportunity_history": "opportunity_history"}
+for r in recs[1:-1]:
+    out[key[r["type"]]].append(r["data"])
+# json.dumps gives the bytes json.dump(out, f, indent=2) writes, much faster.
+sys.stdout.write(json.dumps(out, indent=2) if sys.argv[2] == "indent" else json.dumps(out))
+EOF
+}
+
+# py_redump FILE MODE: json.load, then json.dump(indent=2) or json.dumps.
+py_redump() {
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+sys.stdout.write(json.dumps(d, indent=2) if sys.argv[2] == "indent" else json.dumps(d))' "$1" "$2"
+}
+
+# canonical NAME STREAM: merge and merge --compact equal the Python oracle,
+# re-dumping the output changes nothing, and split inverts merge.
+canonical() {
+    local name=$1 s=$2
+    if ! "$RS" merge "$s" >"$work/m.json" 2>"$work/err"; then fail "$name: merge" "$(cat "$work/err")"; return; fi
+    py_payload "$s" indent >"$work/py.json"
+    same "$name: merge == Python json.dump(indent=2) of the stream" "$work/m.json" "$work/py.json"
+    py_redump "$work/m.json" indent >"$work/re.json"
+    same "$name: json.load + json.dump(indent=2) of merge's output changes nothing" "$work/m.json" "$work/re.json"
+    "$RS" merge --compact "$s" >"$work/c.json"
+    py_payload "$s" compact >"$work/pyc.json"
+    same "$name: merge --compact == Python json.dumps" "$work/c.json" "$work/pyc.json"
+    "$RS" split "$work/m.json" >"$work/split.ndjson"
+    "$RS" merge "$work/split.ndjson" >"$work/m2.json"
+    same "$name: merge(split(x)) == x (files)" "$work/m.json" "$work/m2.json"
+    cat "$work/m.json" | "$RS" split | "$RS" merge >"$work/m3.json"
+    same "$name: merge(split(x)) == x (pipes: split spools stdin)" "$work/m.json" "$work/m3.json"
+    "$RS" split <"$work/c.json" | "$RS" merge --compact >"$work/c2.json"
+    same "$name: split of the compact form, merged compact, is unchanged" "$work/c.json" "$work/c2.json"
+    tail -n +2 "$s" >"$work/a.body"
+    tail -n +2 "$work/split.ndjson" >"$work/b.body"
+    same "$name: split writes the records and footer of the original stream" "$work/a.body" "$work/b.body"
+}
+
+# ---- canonical bytes and round trips
+canonical "fixture (escapes, controls, DEL, non-BMP, U+2028)" "$fx/tiny.ndjson"
+# Any JSON spelling of the records: spaces, needless escapes, -0, CR/tab around.
+"$RS" merge "$fx/loose.ndjson" >"$work/l.json"
+py_payload "$fx/loose.ndjson" indent >"$work/l.py"
+same "loose NDJSON (spaces, escapes, \\/, -0) == Python json.dump(indent=2)" "$work/l.json" "$work/l.py"
+"$RS" merge --compact "$fx/loose.ndjson" >"$work/l.json"
+py_payload "$fx/loose.ndjson" compact >"$work/l.py"
+same "loose NDJSON --compact == Python json.dumps" "$work/l.json" "$work/l.py"
+"$RS" --seed 5 >"$work/g5.ndjson"
+canonical "generated --seed 5" "$work/g5.ndjson"
+"$RS" --seed 5 --opportunities 0 >"$work/g0.ndjson"
+canonical "generated, 0 opportunities (empty arrays)" "$work/g0.ndjson"
+"$RS" --seed 3 --reps 300 --accounts 3000 --opportunities 5000 >"$work/gbig.ndjson"
+canonical "generated, 5000 opportunities (data.json spans many read chunks)" "$work/gbig.ndjson"
+"$RS" --seed 5 | "$RS" merge >"$work/p.json"
+"$RS" merge "$work/g5.ndjson" >"$work/f.json"
+same "generate | merge (stdin) == merge FILE" "$work/p.json" "$work/f.json"
+"$RS" merge - <"$work/g5.ndjson" >"$work/p.json"
+same "merge - reads stdin" "$work/p.json" "$work/f.json"
+
+# data.json from another tool: other whitespace, \/ and \u00E9 escapes, raw UTF-8
+"$RS" split "$fx/other-tool.json" >"$work/o.ndjson"
+"$RS" merge "$work/o.ndjson" >"$work/o.json"
+py_redump "$fx/other-tool.json" indent >"$work/o.py"
+same "split + merge of another tool's data.json == Python's canonical dump" "$work/o.json" "$work/o.py"
+equals "split header: counts from the arrays, seed/as_of/settings null" \
+    "$(head -1 "$work/o.ndjson" | jq -c '.data | del(.generated_at)')" \
+    '{"schema":"revops-agent-skeleton","generator":"revops-stream 0.1.0","seed":null,"as_of":null,"settings":null,"counts":{"reps":1,"accounts":1,"opportunities":0},"shard":{"index":1,"count":1}}'
+equals "split footer counts every type" "$(tail -1 "$work/o.ndjson" | jq -c .data.records)" \
+    '{"territory":1,"rep":1,"account":1,"opportunity":0,"opportunity_history":0}'
+equals "split keeps generated_at" "$(head -1 "$work/o.ndjson" | jq -r .data.generated_at)" \
+    "2025-12-31T23:59:59+01:00"
+equals "split output is compact NDJSON with UTF-8 as is" "$(sed -n 3p "$work/o.ndjson")" \
+    '{"type":"rep","data":{"id":1,"name":"Renée / Smith","homeState":"TX","region":"South","quota":300000,"territoryId":1}}'
+
+if ! quick; then
+    "$RS" --seed 11 --reps 1000 --accounts 15000 --opportunities 25000 >"$work/g25k.ndjson"
+    canonical "generated, 25000 opportunities" "$work/g25k.ndjson"
+fi
+
+# ---- options
+"$RS" merge --generated-at 2030-01-02T03:04:05.000006+00:00 "$work/g5.ndjson" >"$work/ga.json"
+equals "--generated-at replaces the header's" "$(jq -r .generated_at "$work/ga.json")" \
+    "2030-01-02T03:04:05.000006+00:00"
+equals "--generated-at changes nothing else" "$(jq -c 'del(.generated_at)' "$work/ga.json" | md5sum)" \
+    "$(jq -c 'del(.generated_at)' "$work/f.json" | md5sum)"
+expect_error "--generated-at not ISO-8601" 2 "generated-at" "$RS" merge --generated-at yesterday "$work/g5.ndjson"
+check "--memory 64M accepted" "$RS" merge --memory 64M -o "$work/mem.json" "$work/g5.ndjson"
+check "--memory 2G accepted" "$RS" merge --memory 2G -o "$work/mem.json" "$work/g5.ndjson"
+same "--memory does not change the bytes" "$work/mem.json" "$work/f.json"
+expect_error "--memory nonsense" 2 "--memory" "$RS" merge --memory lots "$work/g5.ndjson"
+expect_error "--memory 12Q" 2 "--memory" "$RS" merge --memory 12Q "$work/g5.ndjson"
+expect_error "--memory too small" 2 "--memory" "$RS" merge --memory 100 "$work/g5.ndjson"
+expect_error "--memory overflow" 2 "--memory" "$RS" merge --memory 99999999999999999999G "$work/g5.ndjson"
+expect_error "merge: unknown option" 2 "unknown option" "$RS" merge --frobnicate "$work/g5.ndjson"
+expect_error "merge: -o without a value" 2 "needs a value" "$RS" merge -o
+expect_error "split: unknown option" 2 "unknown option" "$RS" split -x "$work/f.json"
+out=$("$RS" merge --help); st=$?
+if [ $st = 0 ] && printf '%s' "$out" | grep -q '^Usage: revops-stream merge'; then pass "merge --help"; else fail "merge --help" "$out"; fi
+out=$("$RS" split --help); st=$?
+if [ $st = 0 ] && printf '%s' "$out" | grep -q '^Usage: revops-stream split'; then pass "split --help"; else fail "split --help" "$out"; fi
+expect_error "merge: missing file" 1 "nope.ndjson: cannot open" "$RS" merge "$work/nope.ndjson"
+expect_error "split: missing file" 1 "nope.json: cannot open" "$RS" split "$work/nope.json"
+
+# ---- -o is atomic
+d=$(mktemp -d)
+check "merge -o writes the file" "$RS" merge -o "$d/data.json" "$work/g5.ndjson"
+same "merge -o holds the same bytes as stdout" "$d/data.json" "$work/f.json"
+equals "merge -o leaves no temp file" "$(ls -A "$d")" "data.json"
+check "split -o writes the file" "$RS" split -o "$d/s.ndjson" "$d/data.json"
+equals "split -o leaves no temp file" "$(ls -A "$d" | tr '\n' ' ')" "data.json s.ndjson "
+printf 'old' >"$d/keep.json"
+head -5 "$work/g5.ndjson" >"$work/trunc.ndjson"
+"$RS" merge -o "$d/keep.json" "$work/trunc.ndjson" 2>/dev/null
+equals "a failed merge -o leaves the old file alone" "$(cat "$d/keep.json")" "old"
+rm -rf "$d"
+expect_error "merge to a full disk" 1 "write failed" bash -c 'exec "$0" merge "$1" >/dev/full' "$RS" "$work/g5.ndjson"
+"$RS" --seed 3 --reps 300 --accounts 12000 --opportunities 20000 >"$work/g20k.ndjson"
+( set -o pipefail; "$RS" merge "$work/g20k.ndjson" 2>"$work/err" | head -c 10 >/dev/null ); st=$?
+if [ $st = 0 ] && [ ! -s "$work/err" ]; then pass "merge | head ends quietly"; else fail "merge | head ends quietly" "exit $st: $(cat "$work/err")"; fi
+
+# ---- SIGTERM mid-run: merge -o leaves no temp file, split no spool in $TMPDIR
+d=$(mktemp -d)
+mkfifo "$d/in"
+( head -5 "$work/g5.ndjson"; sleep 3 ) >"$d/in" &
+feeder=$!
+mkdir "$d/out"
+"$RS" merge -o "$d/out/data.json" "$d/in" 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"; wait "$pid"; st=$?
+kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
+equals "merge -o killed by SIGTERM exits 143" "$st" 143
+no_files_left "merge -o killed by SIGTERM leaves no file" "$d/out"
+mkdir "$d/tmp"
+( head -c 20000 "$work/f.json"; sleep 3 ) | TMPDIR="$d/tmp" "$RS" split -o "$d/out/s.ndjson" 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"; wait "$pid"; st=$?
+wait
+equals "split killed by SIGTERM exits 143" "$st" 143
+no_files_left "split killed mid-input leaves no spool file in \$TMPDIR" "$d/tmp"
+no_files_left "split -o killed mid-input leaves no output" "$d/out"
+rm -rf "$d"
+
+# ---- memory stays flat: a few MiB of buffers, whatever the count
+if [ -x /usr/bin/time ] && ! quick; then
+    /usr/bin/time -f %M -o "$work/rss" "$RS" merge -o "$work/m20k.json" "$work/g20k.ndjson"
+    rss=$(tail -1 "$work/rss")
+    if [ "$rss" -lt $((8 << 10)) ]; then pass "merge of 20000 opportunities in ${rss} KB"
+    else fail "merge of 20000 opportunities in under 8 MiB" "peak RSS ${rss} KB"; fi
+    /usr/bin/time -f %M -o "$work/rss" "$RS" split -o "$work/s20k.ndjson" "$work/m20k.json"
+    rss=$(tail -1 "$work/rss")
+    if [ "$rss" -lt $((8 << 10)) ]; then pass "split of 20000 opportunities in ${rss} KB"
+    else fail "split of 20000 opportunities in under 8 MiB" "peak RSS ${rss} KB"; fi
+fi
+
+# ---- bad streams: status 1, one line with FILE:LINE, no file left by -o
+g="$work/g5.ndjson"
+n=$(wc -l <"$g")
+# bad_merge NAME PATTERN FILE [more merge args]: both to stdout and with -o.
+bad_merge() {
+    local name=$1 pat=$2 f=$3; shift 3
+    expect_error "merge: $name" 1 "$pat" "$RS" merge "$@" "$f"
+    local d; d=$(mktemp -d)
+    expect_error "merge -o: $name" 1 "$pat" "$RS" merge "$@" -o "$d/data.json" "$f"
+    no_files_left "merge -o: $name: no file left" "$d"
+    rmdir "$d" 2>/dev/null
+}
+# mutate LINE PYTHON-EXPR: g5 with line LINE (1-based) replaced by the expression
+# evaluated with `l` = that line's text and `json` imported.
+mutate() {
+    python3 -c 'import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+i = int(sys.argv[2]) - 1
+l = lines[i]
+lines[i] = eval(sys.argv[3])
+sys.stdout.write("\n".join(lines))' "$g" "$1" "$2" >"$work/bad.ndjson"
+}
+
+mutate 5 '"{not json"'
+bad_merge "non-JSON line" "bad.ndjson:5: invalid JSON" "$work/bad.ndjson"
+head -n $((n - 1)) "$g" >"$work/bad.ndjson"
+bad_merge "truncated stream (no footer)" "bad.ndjson:$((n - 1)): truncated stream" "$work/bad.ndjson"
+head -n 7 "$g" >"$work/bad.ndjson"
+bad_merge "stream cut after a record" "bad.ndjson:7: truncated stream" "$work/bad.ndjson"
+head -c -1 "$g" >"$work/bad.ndjson"
+bad_merge "last line without newline" "bad.ndjson:$n: last line has no newline" "$work/bad.ndjson"
+: >"$work/bad.ndjson"
+bad_merge "empty input" "bad.ndjson:1: empty input" "$work/bad.ndjson"
+mutate 3 'l.replace("\"territory\"", "\"planet\"")'
+bad_merge "unknown type" 'bad.ndjson:3: unknown record type "planet"' "$work/bad.ndjson"
+rep=$(grep -n '"type":"rep"' "$g" | head -1 | cut -d: -f1)
+mutate "$rep" 'json.dumps({"type": "rep", "data": {k: v for k, v in json.loads(l)["data"].items() if k != "region"}}, separators=(",", ":"))'
+bad_merge "missing field" "bad.ndjson:$rep: rep record: missing field \"region\"" "$work/bad.ndjson"
+mutate "$rep" 'l[:-2] + ",\"extra\":1}}"'
+bad_merge "extra field" "bad.ndjson:$rep: rep record: unknown field \"extra\"" "$work/bad.ndjson"
+mutate "$rep" 'l.replace("\"quota\":", "\"quota\":\"") .replace(",\"territoryId\"", "\",\"territoryId\"")'
+bad_merge "mistyped field (string quota)" "bad.ndjson:$rep: rep record: field \"quota\": expected integer, got string" "$work/bad.ndjson"
+acc=$(grep -n '"type":"account"' "$g" | head -1 | cut -d: -f1)
+mutate "$acc" 'l.replace("\"isCustomer\":false", "\"isCustomer\":0").replace("\"isCustomer\":true", "\"isCustomer\":1")'
+bad_merge "mistyped field (number for boolean)" "bad.ndjson:$acc: account record: field \"isCustomer\": expected boolean" "$work/bad.ndjson"
+mutate $((rep + 1)) 'l.replace("\"id\":2,", "\"id\":1,", 1)'
+bad_merge "duplicate id" "bad.ndjson:$((rep + 1)): duplicate rep id 1" "$work/bad.ndjson"
+mutate $((rep + 1)) 'l.replace("\"id\":2,", "\"id\":3,", 1)'
+bad_merge "missing id" "bad.ndjson:$((rep + 1)): missing rep id 2 \\(found id 3\\)" "$work/bad.ndjson"
+his=$(grep -n '"type":"opportunity_history"' "$g" | sed -n 2p | cut -d: -f1)
+mutate "$his" 'l.replace("\"id\":2,", "\"id\":1,", 1)'
+bad_merge "duplicate history id" "bad.ndjson:$his: opportunity_history id 1 after id 1" "$work/bad.ndjson"
+mutate 4 'l.replace("Territory", "Terr\x00itory")'
+bad_merge "NUL byte" "bad.ndjson:4: NUL byte" "$work/bad.ndjson"
+python3 -c 'import sys
+b = open(sys.argv[1], "rb").read().split(b"\n")
+b[5] = b[5].replace(b"\"name\":\"", b"\"name\":\"\xc3\x28", 1)
+sys.stdout.buffer.write(b"\n".join(b))' "$g" >"$work/bad.ndjson"
+bad_merge "invalid UTF-8" "bad.ndjson:6: invalid UTF-8" "$work/bad.ndjson"
+mutate 4 'l.replace("Territory", "\\ud800 Territory")'
+bad_merge "lone surrogate escape" "bad.ndjson:4: unpaired UTF-16 surrogate" "$work/bad.ndjson"
+mutate "$n" 'l.replace("\"rep\":30", "\"rep\":31")'
+bad_merge "footer count mismatch" "bad.ndjson:$n: footer counts 31 rep records, the stream has 30" "$work/bad.ndjson"
+mutate "$n" 'l.replace("\"opportunity_history\":", "\"opportunity_history\":1")'
+bad_merge "footer history count mismatch" "bad.ndjson:$n: footer counts 1[0-9]+ opportunity_history records" "$work/bad.ndjson"
+mutate 1 'l.replace("\"accounts\":70", "\"accounts\":71")'
+bad_merge "header count mismatch" "bad.ndjson:$n: header counts 71 account records, the stream has 70" "$work/bad.ndjson"
+mutate 1 'l.replace("\"reps\":30", "\"reps\":29")'
+bad_merge "more records than the header says" "bad.ndjson:$((rep + 29)): more rep records than the header's count 29" "$work/bad.ndjson"
+{ cat "$g"; tail -1 "$g"; } >"$work/bad.ndjson"
+bad_merge "record after the footer" "bad.ndjson:$((n + 1)): record after the footer" "$work/bad.ndjson"
+{ head -1 "$g"; sed -n "${rep}p" "$g"; sed -n '2,$p' "$g"; } >"$work/bad.ndjson"
+bad_merge "types out of dependency order" "bad.ndjson:3: territory record after rep records" "$work/bad.ndjson"
+{ sed -n 2p "$g"; cat "$g"; } >"$work/bad.ndjson"
+bad_merge "no header first" "bad.ndjson:1: expected a header record first" "$work/bad.ndjson"
+{ head -1 "$g"; cat "$g"; } >"$work/bad.ndjson"
+bad_merge "second header" "bad.ndjson:2: second header" "$work/bad.ndjson"
+mutate 1 'l.replace("\"shard\":{\"index\":1,\"count\":1}", "\"shard\":{\"index\":1,\"count\":2}")'
+bad_merge "a shard of several" "bad.ndjson:1: header says shard 1 of 2: merging shards is not supported yet" "$work/bad.ndjson"
+"$RS" --seed 5 --types opportunity,opportunity_history >"$work/bad.ndjson"
+bad_merge "stream made with --types" "stream has no territory records \\(made with --types\\?\\)" "$work/bad.ndjson"
+{ head -1 "$g"; printf '{"type":"territory","data":{"id":1,"name":"'; head -c $((20 << 20)) /dev/zero | tr '\0' x; printf '"}}\n'; sed -n '3,$p' "$g"; } >"$work/bad.ndjson"
+measure_rss=false
+[ -x /usr/bin/time ] && ! quick && measure_rss=true
+$measure_rss && /usr/bin/time -f %M -o "$work/rss" "$RS" merge -o "$work/never.json" "$work/bad.ndjson" 2>"$work/err"
+bad_merge "a 20 MiB line" "bad.ndjson:2: line longer than 16 MiB" "$work/bad.ndjson"
+# The line buffer stops at 16 MiB + one read; sanitizers distort RSS.
+if $measure_rss; then
+    rss=$(tail -1 "$work/rss")
+    if [ "$rss" -lt $((24 << 10)) ]; then pass "a 20 MiB line is refused in bounded memory (${rss} KB)"
+    else fail "a 20 MiB line is refused in bounded memory" "peak RSS ${rss} KB"; fi
+fi
+expect_error "merge: two inputs" 2 "2 input files given: merging several files or shards is not supported yet" \
+    "$RS" merge "$g" "$g"
+mutate 5 '"{not json"'
+mv "$work/bad.ndjson" "$work/bad5.ndjson"
+expect_error "merge: stdin errors are named <stdin>:LINE" 1 "<stdin>:5: invalid JSON" \
+    bash -c 'exec "$0" merge <"$1"' "$RS" "$work/bad5.ndjson"
+
+# ---- bad data.json for split: status 1, FILE:LINE, no file left by -o
+"$RS" merge "$g" >"$work/good.json"
+# bad_split NAME PATTERN FILE
+bad_split() {
+    local name=$1 pat=$2 f=$3
+    expect_error "split: $name" 1 "$pat" "$RS" split "$f"
+    local d; d=$(mktemp -d)
+    expect_error "split -o: $name" 1 "$pat" "$RS" split -o "$d/s.ndjson" "$f"
+    no_files_left "split -o: $name: no file left" "$d"
+    rmdir "$d" 2>/dev/null
+}
+printf 'not json\n' >"$work/bad.json"
+bad_split "not JSON" "bad.json:1: invalid JSON" "$work/bad.json"
+head -c 5000 "$work/good.json" >"$work/bad.json"
+bad_split "truncated" "bad.json:[0-9]+: unexpected end of file" "$work/bad.json"
+sed 's/"accounts": \[/"acounts": [/' "$work/good.json" >"$work/bad.json"
+line=$(grep -n '"acounts"' "$work/bad.json" | cut -d: -f1)
+bad_split "misspelt top-level key" "bad.json:$line: expected top-level key \"accounts\", got \"acounts\"" "$work/bad.json"
+sed '0,/"quota": /s//"quota": 1.5, "x": /' "$work/good.json" >"$work/bad.json"
+line=$(grep -n '"quota": 1.5' "$work/bad.json" | cut -d: -f1)
+bad_split "fraction for an integer" "bad.json:$line: reps element: field \"quota\": expected integer, got fraction" "$work/bad.json"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["extra"] = 1; json.dump(d, sys.stdout, indent=2)' \
+    "$work/good.json" >"$work/bad.json"
+bad_split "an eighth top-level key" "unexpected key \"extra\" after \"opportunity_history\"" "$work/bad.json"
+{ cat "$work/good.json"; printf '\n{}'; } >"$work/bad.json"
+bad_split "trailing data" "invalid JSON" "$work/bad.json"
+printf '{"schema": "s", "generated_at": "\xff"}' >"$work/bad.json"
+bad_split "invalid UTF-8" "bad.json:1: invalid UTF-8" "$work/bad.json"
+expect_error "split: stdin errors are named <stdin>:LINE" 1 "<stdin>:1: invalid UTF-8" \
+    bash -c 'exec "$0" split <"$1"' "$RS" "$work/bad.json"
+
+rm -rf "$work"
