@@ -19,8 +19,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc \
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+# The library core knows nothing of argv, files or terminals; the front end
+# (main, subcommands, output files, error lines) sits on top of it.
+CLI_SRC  := src/cli.c src/outfile.c $(wildcard src/cmd_*.c)
+LIB_SRC  := $(filter-out src/main.c $(CLI_SRC),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -32,18 +36,21 @@ all: deps $(BIN)
 deps:
 	@scripts/install-deps.sh
 
-$(BIN): $(BUILD)/main.o $(BUILD)/librevops.a
+$(BIN): $(BUILD)/main.o $(CLI_OBJ) $(BUILD)/librevops.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 $(BUILD)/librevops.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/libcli.a: $(CLI_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h include/revops/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/librevops.a | $(BUILD)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcli.a $(BUILD)/librevops.a | $(BUILD)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/librevops.a $(TEST_LIBS) $(LIBS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libcli.a $(BUILD)/librevops.a $(TEST_LIBS) $(LIBS) $(LDFLAGS)
 
 $(BUILD):
 	mkdir -p $(BUILD)

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +38,17 @@ int cli_fail(int status, const rs_err *err)
     if (status != RS_EPIPE)
         cli_error("%s", err->msg[0] ? err->msg : "unknown error");
     return cli_exit_code(status);
+}
+
+int cli_option_error(const char *command, int getopt_result, char **argv)
+{
+    if (getopt_result == ':')
+        cli_error("%s: option %s needs a value (see --help)", command, argv[optind - 1]);
+    else if (optopt)
+        cli_error("%s: unknown option \"-%c\" (see --help)", command, optopt);
+    else
+        cli_error("%s: unknown option \"%.64s\" (see --help)", command, argv[optind - 1]);
+    return 2;
 }
 
 /* Temp files to remove on a fatal signal. A fixed table: the handler must not

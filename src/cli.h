@@ -12,6 +12,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_code(int status);
 /* Prints err->msg as one error line and returns cli_exit_code(status). */
 int cli_fail(int status, const rs_err *err);
+/* Reports what getopt_long returned for a bad option (':' for a missing
+ * value, anything else for an unknown option) as one line naming the
+ * subcommand; returns the usage exit status 2. */
+int cli_option_error(const char *command, int getopt_result, char **argv);
 /* Installs SIGINT/SIGTERM handlers that remove registered temp files and
  * exit 130/143, and ignores SIGPIPE (writes then fail with EPIPE). */
 void cli_signals_init(void);

@@ -101,7 +101,7 @@ int cmd_generate(int argc, char **argv)
     rs_vocab v;
     memset(&v, 0, sizeof v);
     rs_err err = {{0}};
-    int rc = 0;
+    int rc = 0, status = 0; /* status: an exit code already reported */
     const char *vocab_dir = NULL, *out_path = NULL, *generated_at = NULL;
     /* Options apply in precedence order after parsing: files, --set, flags. */
     const char **files = calloc((size_t)argc + 1, sizeof *files), **sets = calloc((size_t)argc + 1, sizeof *sets);
@@ -141,13 +141,8 @@ int cmd_generate(int argc, char **argv)
         case OPT_VERSION:
             puts("revops-stream " RS_VERSION);
             goto done;
-        case ':':
-            snprintf(err.msg, sizeof err.msg, "%s: missing value (see --help)", argv[optind - 1]);
-            rc = RS_EUSAGE;
-            goto done;
         default:
-            snprintf(err.msg, sizeof err.msg, "unknown option \"%s\" (see --help)", argv[optind - 1]);
-            rc = RS_EUSAGE;
+            status = cli_option_error("generate", c, argv);
             goto done;
         }
     }
@@ -216,5 +211,5 @@ done:
     rs_settings_free(&s);
     if (rc)
         return cli_fail(rc, &err);
-    return 0;
+    return status;
 }

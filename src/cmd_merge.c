@@ -295,15 +295,8 @@ int cmd_merge(int argc, char **argv)
         case 'h':
             fputs(USAGE, stdout);
             return 0;
-        case ':':
-            cli_error("merge: option %s needs a value (see --help)", argv[optind - 1]);
-            return 2;
         default:
-            if (optopt)
-                cli_error("merge: unknown option \"-%c\" (see --help)", optopt);
-            else
-                cli_error("merge: unknown option \"%.64s\" (see --help)", argv[optind - 1]);
-            return 2;
+            return cli_option_error("merge", c, argv);
         }
     }
     if (argc - optind > 1) {

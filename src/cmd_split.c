@@ -264,15 +264,8 @@ int cmd_split(int argc, char **argv)
         case 'h':
             fputs(USAGE, stdout);
             return 0;
-        case ':':
-            cli_error("split: option %s needs a value (see --help)", argv[optind - 1]);
-            return 2;
         default:
-            if (optopt)
-                cli_error("split: unknown option \"-%c\" (see --help)", optopt);
-            else
-                cli_error("split: unknown option \"%.64s\" (see --help)", argv[optind - 1]);
-            return 2;
+            return cli_option_error("split", c, argv);
         }
     }
     if (argc - optind > 1) {

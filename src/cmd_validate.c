@@ -424,13 +424,8 @@ int cmd_validate(int argc, char **argv)
             vocab_dir = optarg;
             break;
         case ':':
-            cli_error("validate: option %s needs a value (see --help)", argv[optind - 1]);
-            goto out;
         case '?':
-            if (optopt)
-                cli_error("validate: unknown option -%c (see --help)", optopt);
-            else
-                cli_error("validate: unknown option %s (see --help)", argv[optind - 1]);
+            status = cli_option_error("validate", opt, argv);
             goto out;
         default: {
             int rc = apply_option(&s, opt, optarg, &err);
