@@ -2,7 +2,9 @@
 #include "cli.h"
 #include "outfile.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,13 @@ static const char usage[] =
     "  --vocab DIR           vocabulary files replacing the built-in ones\n"
     "  --types LIST          emit only these types (territory,rep,account,\n"
     "                        opportunity,opportunity_history)\n"
+    "  --shard K/N           emit only shard K of N (each type's ids cut into N\n"
+    "                        near-equal ranges; merge puts the shards together)\n"
+    "  -j, --threads N       worker threads (default: online CPUs); the output\n"
+    "                        does not depend on it\n"
     "  -o PATH               write to PATH atomically instead of stdout\n"
+    "                        (PATH ending in .zst: zstd-compressed)\n"
+    "  --compress zstd[:LEVEL]  compress the output with zstd (level 1-19, default 3)\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n"
     "\n"
@@ -32,7 +40,7 @@ static const char usage[] =
     "Commands: generate (default), merge, validate, split; see COMMAND --help.\n";
 
 enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
-       OPT_VOCAB, OPT_TYPES, OPT_VERSION };
+       OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS };
 
 static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -45,6 +53,9 @@ static const struct option long_options[] = {
     {"settings", required_argument, NULL, OPT_SETTINGS},
     {"vocab", required_argument, NULL, OPT_VOCAB},
     {"types", required_argument, NULL, OPT_TYPES},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"threads", required_argument, NULL, 'j'},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -88,6 +99,52 @@ typedef struct flag {
     const char *option, *name, *value;
 } flag;
 
+/* A whole number in [min, max], all of s. */
+static int parse_count(const char *s, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_shard(const char *arg, rs_gen_options *go, rs_err *err)
+{
+    const char *slash = strchr(arg, '/');
+    char k[32];
+    unsigned long long index, count;
+    if (!slash || (size_t)(slash - arg) >= sizeof k)
+        goto bad;
+    memcpy(k, arg, (size_t)(slash - arg));
+    k[slash - arg] = '\0';
+    if (parse_count(slash + 1, 1, 1ULL << 32, &count) || parse_count(k, 1, count, &index))
+        goto bad;
+    go->shard_index = index;
+    go->shard_count = count;
+    return 0;
+bad:
+    snprintf(err->msg, sizeof err->msg, "--shard: expected K/N with 1 <= K <= N, got \"%.64s\"", arg);
+    return RS_EUSAGE;
+}
+
+/* zstd or zstd:LEVEL. */
+static int parse_compress(const char *arg, int *level, rs_err *err)
+{
+    unsigned long long l = 3;
+    if (strncmp(arg, "zstd", 4) != 0 || (arg[4] && (arg[4] != ':' || parse_count(arg + 5, 1, 19, &l)))) {
+        snprintf(err->msg, sizeof err->msg, "--compress: expected zstd or zstd:LEVEL (LEVEL 1-19), got \"%.64s\"",
+                 arg);
+        return RS_EUSAGE;
+    }
+    *level = (int)l;
+    return 0;
+}
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -110,6 +167,10 @@ int cmd_generate(int argc, char **argv)
     rs_gen_options go;
     memset(&go, 0, sizeof go);
     go.types_mask = (1u << RS_NTYPES) - 1;
+    go.shard_index = go.shard_count = 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    go.threads = cpus > 0 ? (unsigned)(cpus > 64 ? 64 : cpus) : 1;
+    int zstd_level = 0;
     if (!files || !sets || !flags) {
         snprintf(err.msg, sizeof err.msg, "out of memory");
         rc = RS_ENOMEM;
@@ -119,7 +180,7 @@ int cmd_generate(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":ho:", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:j:", long_options, NULL)) != -1) {
         switch (c) {
         case OPT_SEED: flags[nflags++] = (flag){"--seed", "SEED", optarg}; break;
         case OPT_REPS: flags[nflags++] = (flag){"--reps", "NUM_REPS", optarg}; break;
@@ -135,6 +196,24 @@ int cmd_generate(int argc, char **argv)
                 goto done;
             break;
         case 'o': out_path = optarg; break;
+        case OPT_SHARD:
+            if ((rc = parse_shard(optarg, &go, &err)))
+                goto done;
+            break;
+        case OPT_COMPRESS:
+            if ((rc = parse_compress(optarg, &zstd_level, &err)))
+                goto done;
+            break;
+        case 'j': {
+            unsigned long long n;
+            if (parse_count(optarg, 1, 256, &n)) {
+                snprintf(err.msg, sizeof err.msg, "-j: expected a thread count from 1 to 256, got \"%.64s\"", optarg);
+                rc = RS_EUSAGE;
+                goto done;
+            }
+            go.threads = (unsigned)n;
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             goto done;
@@ -179,21 +258,21 @@ int cmd_generate(int argc, char **argv)
     } else if ((rc = cli_generated_at(go.generated_at, &err))) {
         goto done;
     }
-    if (out_path && has_suffix(out_path, ".zst")) {
-        snprintf(err.msg, sizeof err.msg, "-o %s: zstd output is not supported yet", out_path);
-        rc = RS_EUSAGE;
-        goto done;
-    }
+    if (out_path && has_suffix(out_path, ".zst") && !zstd_level)
+        zstd_level = 3;
 
     rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
     if (rc)
         goto done;
     rs_gen *g;
-    if ((rc = rs_gen_create(&g, &s, &v, &err)))
+    if ((rc = rs_gen_create(&g, &s, &v, go.threads, &err)))
         goto done;
     rs_out *out;
     if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
-        rc = rs_gen_run(g, &go, rs_out_write_cb, out, &err);
+        if (zstd_level)
+            rc = rs_out_set_zstd(out, zstd_level, go.threads, &err);
+        if (!rc)
+            rc = rs_gen_run(g, &go, rs_out_write_cb, out, &err);
         if (rc == RS_EIO || rc == RS_EPIPE)
             err = *rs_out_last_error(out);
         if (rc)

@@ -4,6 +4,7 @@
 #include "vocab.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,96 @@ static void plan_splits(rs_gen *g)
     g->n_history = hs + hc;
 }
 
+/* One analysis pass over accounts lo..hi (1-based): with factor false, the
+ * pre-factor total and the largest factor no account's TAM forbids; with
+ * factor true, the final total and the per-territory pipelines. */
+typedef struct pass_job {
+    const rs_gen *g;
+    uint64_t lo, hi;
+    bool factor;
+    __int128 total;
+    double max_factor;
+    __int128 *pipeline; /* T entries, factor passes only */
+} pass_job;
+
+static void *pass_run(void *arg)
+{
+    pass_job *job = arg;
+    const rs_gen *g = job->g;
+    rs_part_iter it;
+    rs_part_iter_init(&it, &g->opp_split, job->lo - 1);
+    for (uint64_t id = job->lo; id <= job->hi; id++) {
+        rs_account a;
+        a.nopps = rs_part_iter_next(&it);
+        if (!a.nopps)
+            continue;
+        rs_model_account(g, id, &a);
+        rs_amounts am;
+        rs_model_amounts(g, &a, job->factor, &am);
+        if (!job->factor) {
+            job->total += am.scaled_sum;
+            if (am.scaled_sum > 0 && (double)a.tam / (double)am.scaled_sum < job->max_factor)
+                job->max_factor = (double)a.tam / (double)am.scaled_sum;
+            continue;
+        }
+        int64_t sum = am.factored_sum;
+        if (am.factored_sum > a.tam) {
+            sum = 0;
+            for (uint64_t j = 0; j < a.nopps; j++)
+                sum += rs_model_amount_final(g, &a, &am, j);
+        }
+        job->total += sum;
+        job->pipeline[a.territory - 1] += sum;
+    }
+    return NULL;
+}
+
+/* Runs a pass on g->threads threads over near-equal account ranges and adds
+ * up their results (sums and a minimum: the same whatever the split). */
+static int pass_all(rs_gen *g, bool factor, __int128 *total, double *max_factor, __int128 *pipeline)
+{
+    unsigned n = g->threads;
+    if ((uint64_t)n > g->A / 4096 + 1)
+        n = (unsigned)(g->A / 4096 + 1); /* threads are not worth it for small sets */
+    pass_job *jobs = calloc(n, sizeof *jobs);
+    pthread_t *tids = calloc(n, sizeof *tids);
+    size_t T = g->T ? g->T : 1;
+    int rc = jobs && tids ? 0 : RS_ENOMEM;
+    for (unsigned i = 0; i < n && !rc; i++) {
+        jobs[i] = (pass_job){g, 0, 0, factor, 0, INFINITY, NULL};
+        rs_gen_part_range(g->A, i + 1, n, &jobs[i].lo, &jobs[i].hi);
+        if (factor && !(jobs[i].pipeline = calloc(T, sizeof *jobs[i].pipeline)))
+            rc = RS_ENOMEM;
+    }
+    unsigned started = 0;
+    for (unsigned i = 1; i < n && !rc; i++, started++)
+        if (pthread_create(&tids[i], NULL, pass_run, &jobs[i]) != 0)
+            break;
+    if (!rc)
+        pass_run(&jobs[0]);
+    for (unsigned i = 1; i <= started; i++)
+        pthread_join(tids[i], NULL);
+    /* A thread that could not start has its range done here instead. */
+    for (unsigned i = started + 1; i < n && !rc; i++)
+        pass_run(&jobs[i]);
+    *total = 0;
+    *max_factor = INFINITY;
+    if (pipeline)
+        memset(pipeline, 0, T * sizeof *pipeline);
+    for (unsigned i = 0; i < n && !rc; i++) {
+        *total += jobs[i].total;
+        if (jobs[i].max_factor < *max_factor)
+            *max_factor = jobs[i].max_factor;
+        for (size_t t = 0; factor && t < g->T; t++)
+            pipeline[t] += jobs[i].pipeline[t];
+    }
+    for (unsigned i = 0; jobs && i < n; i++)
+        free(jobs[i].pipeline);
+    free(jobs);
+    free(tids);
+    return rc;
+}
+
 /* The analysis passes: amounts per account (scaled to TAM), a global factor
  * toward the pipeline target, then the final totals per territory. Redrawn
  * with the next attempt number while the total misses [min, max]. */
@@ -114,55 +205,25 @@ static int plan_amounts(rs_gen *g, rs_err *err)
     rs_settings_pipeline(g->s, &target, &pmin, &pmax);
     /* Wide sums: a failing attempt may overshoot 64 bits before it is rejected. */
     __int128 *pipeline = calloc(g->T ? g->T : 1, sizeof *pipeline);
-    if (!pipeline) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return RS_ENOMEM;
-    }
+    if (!pipeline)
+        goto nomem;
     uint64_t account_key = g->k_account;
+    __int128 final_total = 0;
     for (g->attempt = 0; g->attempt < (unsigned)g->s->amount_retry_limit; g->attempt++) {
         /* A retry redraws the accounts' revenue and developers too (not their
          * industries, which fix the territories), so a small data set whose
          * TAM cannot reach the target gets fresh accounts. */
         g->k_account = account_key ^ rs_mix64(g->attempt);
-        rs_part_iter it;
-        __int128 total = 0;
-        double max_factor = INFINITY;
-        rs_part_iter_init(&it, &g->opp_split, 0);
-        for (uint64_t id = 1; id <= g->A; id++) {
-            rs_account a;
-            a.nopps = rs_part_iter_next(&it);
-            if (!a.nopps)
-                continue;
-            rs_model_account(g, id, &a);
-            rs_amounts am;
-            rs_model_amounts(g, &a, false, &am);
-            total += am.scaled_sum;
-            if (am.scaled_sum > 0 && (double)a.tam / (double)am.scaled_sum < max_factor)
-                max_factor = (double)a.tam / (double)am.scaled_sum;
-        }
+        __int128 total;
+        double max_factor;
+        if (pass_all(g, false, &total, &max_factor, NULL))
+            goto nomem;
         /* Down freely; up only as far as no account passes its TAM. */
         g->k = total > 0 ? (double)target / (double)total : 1.0;
         if (g->k > 1.0 && g->k > max_factor)
             g->k = max_factor;
-
-        memset(pipeline, 0, (g->T ? g->T : 1) * sizeof *pipeline);
-        __int128 final_total = 0;
-        rs_part_iter_init(&it, &g->opp_split, 0);
-        for (uint64_t id = 1; id <= g->A; id++) {
-            rs_account a;
-            a.nopps = rs_part_iter_next(&it);
-            if (!a.nopps)
-                continue;
-            rs_model_account(g, id, &a);
-            rs_amounts am;
-            rs_model_amounts(g, &a, true, &am);
-            int64_t sum = am.factored_sum > a.tam ? 0 : am.factored_sum;
-            if (am.factored_sum > a.tam)
-                for (uint64_t j = 0; j < a.nopps; j++)
-                    sum += rs_model_amount_final(g, &a, &am, j);
-            final_total += sum;
-            pipeline[a.territory - 1] += sum;
-        }
+        if (pass_all(g, true, &final_total, &max_factor, pipeline))
+            goto nomem;
         if (final_total >= pmin && final_total <= pmax) {
             /* Each territory's share fits, being at most the total. */
             for (uint32_t t = 0; t < g->T; t++)
@@ -171,17 +232,58 @@ static int plan_amounts(rs_gen *g, rs_err *err)
             free(pipeline);
             return 0;
         }
-        g->pipeline_total = final_total > INT64_MAX ? INT64_MAX : (int64_t)final_total;
     }
     free(pipeline);
     snprintf(err->msg, sizeof err->msg,
              "amounts: total pipeline %lld is outside TOTAL_PIPELINE_MIN..MAX (%lld..%lld) after %d attempts "
              "(AMOUNT_RETRY_LIMIT); the TAM and amount settings cannot reach it",
-             (long long)g->pipeline_total, (long long)pmin, (long long)pmax, g->s->amount_retry_limit);
+             final_total > INT64_MAX ? (long long)INT64_MAX : (long long)final_total, (long long)pmin,
+             (long long)pmax, g->s->amount_retry_limit);
     return RS_EUSAGE;
+nomem:
+    free(pipeline);
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return RS_ENOMEM;
 }
 
-int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, rs_err *err)
+/* Tables every emitter shares: dates around the windows as YYYY-MM-DD (others
+ * are formatted on the fly) and the JSON-escaped product names. */
+#define DATE_TABLE_MAX 16384
+
+static int plan_tables(rs_gen *g)
+{
+    int32_t lo = g->created.start, hi = g->created.end;
+    rs_window w[] = {g->recent, g->future, g->hist};
+    for (size_t i = 0; i < 3; i++) {
+        if (w[i].start < lo)
+            lo = w[i].start;
+        if (w[i].end > hi)
+            hi = w[i].end;
+    }
+    hi += 130; /* pulled-in close dates stand after the windows */
+    if (hi - lo + 1 > DATE_TABLE_MAX)
+        hi = lo + DATE_TABLE_MAX - 1;
+    g->date_lo = lo;
+    g->date_n = hi - lo + 1;
+    g->dates = malloc((size_t)g->date_n * 10);
+    g->products = calloc(g->s->nproducts, sizeof *g->products);
+    if (!g->dates || !g->products)
+        return RS_ENOMEM;
+    for (int32_t i = 0; i < g->date_n; i++)
+        rs_date_format(lo + i, g->dates + (size_t)i * 10);
+    for (size_t i = 0; i < g->s->nproducts; i++) {
+        const char *p = g->s->products[i];
+        size_t n = strlen(p);
+        if (!(g->products[i].esc = malloc(6 * n + 1)))
+            return RS_ENOMEM;
+        g->products[i].esc_len = rs_json_escape(p, n, g->products[i].esc);
+        if (g->products[i].esc_len > g->product_max_esc)
+            g->product_max_esc = g->products[i].esc_len;
+    }
+    return 0;
+}
+
+int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err)
 {
     int rc = rs_settings_check(s, err);
     if (rc)
@@ -191,6 +293,7 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, rs_err 
         goto nomem;
     g->s = s;
     g->v = v;
+    g->threads = threads ? threads : 1;
     g->R = s->num_reps;
     g->A = s->num_accounts;
     g->N = s->num_opportunities;
@@ -213,6 +316,8 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, rs_err 
     if (rc)
         goto fail;
     plan_splits(g);
+    if (plan_tables(g))
+        goto nomem;
     rc = plan_amounts(g, err);
     if (rc)
         goto fail;
@@ -236,5 +341,9 @@ void rs_gen_free(rs_gen *g)
     free(g->pos_territory);
     free(g->territory_region);
     free(g->territory_pipeline);
+    free(g->dates);
+    for (size_t i = 0; g->products && i < g->s->nproducts; i++)
+        free(g->products[i].esc);
+    free(g->products);
     free(g);
 }

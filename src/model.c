@@ -255,6 +255,29 @@ unsigned rs_model_history(const rs_gen *g, const rs_opp_core *o, rs_event ev[RS_
     return n;
 }
 
+uint64_t rs_model_history_before(const rs_gen *g, uint64_t opps)
+{
+    if (opps == 0)
+        return 0;
+    if (opps >= g->N)
+        return g->n_history;
+    uint64_t stage_before, nulls_before, close_before;
+    rs_part_value(&g->stage_split, opps, &stage_before);
+    rs_part_value(&g->null_split, opps, &nulls_before);
+    uint64_t nonnull = opps - nulls_before;
+    if (nonnull >= g->n_nonnull)
+        close_before = g->close_chg_split.total;
+    else
+        rs_part_value(&g->close_chg_split, nonnull, &close_before);
+    return stage_before + close_before;
+}
+
+void rs_gen_part_range(uint64_t n, uint64_t k, uint64_t parts, uint64_t *lo, uint64_t *hi)
+{
+    *lo = (uint64_t)((unsigned __int128)n * (k - 1) / parts) + 1;
+    *hi = (uint64_t)((unsigned __int128)n * k / parts);
+}
+
 void rs_model_name(const rs_perm *p, uint64_t i, uint64_t *base, uint64_t *dup)
 {
     *base = rs_perm_apply(p, i % p->n);

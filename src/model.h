@@ -68,7 +68,19 @@ struct rs_gen {
     unsigned attempt;
     double k; /* global amount factor */
     int64_t pipeline_total;
+    unsigned threads; /* for the analysis passes */
+    /* Shared by every emitter: formatted dates and escaped products. */
+    int32_t date_lo, date_n;
+    char *dates; /* date_n entries of 10 bytes */
+    rs_token *products;
+    size_t product_max_esc;
 };
+
+/* Ids lo..hi (1-based, empty when lo > hi) of part k of `parts` near-equal
+ * contiguous parts of 1..n. */
+void rs_gen_part_range(uint64_t n, uint64_t k, uint64_t parts, uint64_t *lo, uint64_t *hi);
+/* History events of the first `opps` opportunities (a prefix sum, O(log N)). */
+uint64_t rs_model_history_before(const rs_gen *g, uint64_t opps);
 
 /* Reps dealt round-robin to territory position `pos` (0-based). */
 uint64_t rs_model_reps_at(const rs_gen *g, uint32_t pos);

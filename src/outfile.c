@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define OUT_CHUNK (1u << 20)
 
@@ -18,6 +19,7 @@ struct rs_out {
     char *path;     /* final path, NULL for stdout */
     char *tmp_path; /* temp file renamed to path on commit */
     bool in_place;  /* path is not a regular file: written directly */
+    ZSTD_CCtx *zstd; /* non-NULL: buf holds compressed bytes */
     char *buf;
     size_t used;
     rs_err last;
@@ -102,8 +104,54 @@ static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
     return 0;
 }
 
+int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err)
+{
+    o->zstd = ZSTD_createCCtx();
+    if (!o->zstd) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    size_t r = ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_compressionLevel, level);
+    /* Worker threads are a wish: a libzstd built without them says no. */
+    if (!ZSTD_isError(r) && threads > 1 &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_nbWorkers, (int)threads)))
+        /* Small jobs keep zstd's own buffers within the memory bound. */
+        ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_jobSize, 1 << 20);
+    if (ZSTD_isError(r)) {
+        snprintf(err->msg, sizeof err->msg, "zstd: %s", ZSTD_getErrorName(r));
+        return RS_EUSAGE;
+    }
+    return 0;
+}
+
+/* Feeds input through the compressor; `end` finishes the frame. Compressed
+ * bytes collect in o->buf and go out a chunk at a time. */
+static int zstd_feed(rs_out *o, const char *buf, size_t len, ZSTD_EndDirective mode, rs_err *err)
+{
+    ZSTD_inBuffer in = {buf, len, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {o->buf, OUT_CHUNK, o->used};
+        size_t left = ZSTD_compressStream2(o->zstd, &out, &in, mode);
+        o->used = out.pos;
+        if (ZSTD_isError(left)) {
+            snprintf(err->msg, sizeof err->msg, "zstd: %s", ZSTD_getErrorName(left));
+            return RS_EIO;
+        }
+        if (o->used == OUT_CHUNK || (mode == ZSTD_e_end && left == 0)) {
+            int rc = write_all(o, o->buf, o->used, err);
+            o->used = 0;
+            if (rc)
+                return rc;
+        }
+        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
 int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err)
 {
+    if (o->zstd)
+        return zstd_feed(o, buf, len, ZSTD_e_continue, err);
     /* Big chunks from a caller's own buffer skip the copy. */
     if (o->used == 0 && len >= OUT_CHUNK / 2)
         return write_all(o, buf, len, err);
@@ -133,7 +181,7 @@ const rs_err *rs_out_last_error(const rs_out *o)
 
 int rs_out_commit(rs_out *o, rs_err *err)
 {
-    int rc = write_all(o, o->buf, o->used, err);
+    int rc = o->zstd ? zstd_feed(o, NULL, 0, ZSTD_e_end, err) : write_all(o, o->buf, o->used, err);
     o->used = 0;
     if (rc == 0 && o->path) {
         if (close(o->fd) != 0) {
@@ -155,6 +203,7 @@ int rs_out_commit(rs_out *o, rs_err *err)
         rs_out_abort(o);
         return rc;
     }
+    ZSTD_freeCCtx(o->zstd);
     free(o->path);
     free(o->buf);
     free(o);
@@ -171,6 +220,7 @@ void rs_out_abort(rs_out *o)
         unlink(o->tmp_path);
         cli_tempfile_remove(o->tmp_path);
     }
+    ZSTD_freeCCtx(o->zstd);
     free(o->tmp_path);
     free(o->path);
     free(o->buf);

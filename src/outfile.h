@@ -12,6 +12,9 @@ typedef struct rs_out rs_out;
 
 /* Opens stdout (path NULL or "-") or a temp file for path. */
 int rs_out_open(rs_out **o, const char *path, rs_err *err);
+/* Compresses everything written from now on as zstd frames at `level`
+ * (1..19), with zstd's own worker threads when threads > 1. */
+int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err);
 /* Appends bytes; writes in 1 MiB chunks. RS_EPIPE when stdout's reader left. */
 int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err);
 /* rs_write_fn adapter: ctx is an rs_out*; the error text lands in

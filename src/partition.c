@@ -74,6 +74,25 @@ uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before)
     return sum;
 }
 
+uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before)
+{
+    uint64_t start = 0, len = p->n, sum = p->total, acc = 0;
+    while (len > 1) {
+        uint64_t nl = len / 2, left = split_left(p, start, len, sum);
+        if (pos < acc + left) {
+            len = nl;
+            sum = left;
+        } else {
+            acc += left;
+            start += nl;
+            len -= nl;
+            sum -= left;
+        }
+    }
+    *before = acc;
+    return start;
+}
+
 void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
 {
     it->p = p;

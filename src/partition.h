@@ -21,6 +21,10 @@ void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t
 /* Value of slot i (0-based); *before gets the sum of slots 0..i-1. */
 uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before);
 
+/* The slot holding unit `pos` (0 <= pos < total) when slot i holds units
+ * before(i) .. before(i) + value(i) - 1; *before gets that slot's before. */
+uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before);
+
 typedef struct rs_part_iter {
     const rs_part *p;
     int depth;

@@ -214,7 +214,7 @@ else fail "another tool's data.json passes --lenient with warnings" "exit $st: $
 
 # ---- errors
 
-expect_error "unknown option" 2 'validate: unknown option --bogus' "$RS" validate --bogus
+expect_error "unknown option" 2 'validate: unknown option "?--bogus' "$RS" validate --bogus
 expect_error "option without its value" 2 'validate: option --reps needs a value' "$RS" validate --reps
 expect_error "non-numeric count" 2 'validate: .*NUM_REPS' "$RS" validate --reps abc "$work/good.json"
 expect_error "unknown setting" 2 'validate: .*NOPE' "$RS" validate --set NOPE=1 "$work/good.json"

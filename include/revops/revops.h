@@ -140,13 +140,17 @@ typedef int (*rs_write_fn)(void *ctx, const char *buf, size_t len);
 typedef struct rs_gen_options {
     char generated_at[40]; /* ISO-8601 with microseconds and offset */
     unsigned types_mask;   /* bit (1u << rs_type) for each type emitted */
+    uint64_t shard_index, shard_count; /* shard K of N, 1-based; 1/1 is everything */
+    unsigned threads;      /* worker threads (>= 1); the bytes never depend on it */
 } rs_gen_options;
 
 /* Plans a data set: checks the settings, runs the analysis passes (amount
- * factor, territory pipelines). Keeps pointers to s and v (caller keeps them
- * alive). Returns RS_EUSAGE with a message for impossible configurations. */
-int rs_gen_create(rs_gen **g, const rs_settings *s, const rs_vocab *v, rs_err *err);
-/* Writes the whole stream (header, records, footer) through write. */
+ * factor, territory pipelines) on `threads` threads. Keeps pointers to s and
+ * v (caller keeps them alive). Returns RS_EUSAGE with a message for
+ * impossible configurations. */
+int rs_gen_create(rs_gen **g, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err);
+/* Writes the stream (header, the shard's records, footer) through write,
+ * which is only ever called from the calling thread. */
 int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx, rs_err *err);
 void rs_gen_free(rs_gen *g);
 
