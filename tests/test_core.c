@@ -104,6 +104,47 @@ static void test_partition_exact_totals(void **state)
     check_partition(12345, 9876, 0, 5);
 }
 
+static void test_partition_locate(void **state)
+{
+    (void)state;
+    rs_part p;
+    rs_part_init(&p, rs_key(3, RS_S_OPP_SPLIT), 500, 700, 0, 3);
+    /* Walk every unit and check it lands in the slot that holds it. */
+    uint64_t slot = 0, before = 0, v = rs_part_value(&p, 0, NULL);
+    for (uint64_t pos = 0; pos < 700; pos++) {
+        while (pos >= before + v) {
+            before += v;
+            v = rs_part_value(&p, ++slot, NULL);
+        }
+        uint64_t got_before, got = rs_part_locate(&p, pos, &got_before);
+        assert_int_equal(got, slot);
+        assert_int_equal(got_before, before);
+    }
+}
+
+static void test_part_ranges(void **state)
+{
+    (void)state;
+    /* Parts are contiguous, cover 1..n, and differ in size by at most one. */
+    uint64_t ns[] = {0, 1, 7, 100, 1000003};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        for (uint64_t parts = 1; parts <= 70; parts += 3) {
+            uint64_t next = 1, min = UINT64_MAX, max = 0;
+            for (uint64_t k = 1; k <= parts; k++) {
+                uint64_t lo, hi;
+                rs_gen_part_range(ns[i], k, parts, &lo, &hi);
+                assert_int_equal(lo, next);
+                uint64_t size = hi + 1 - lo;
+                min = size < min ? size : min;
+                max = size > max ? size : max;
+                next = hi + 1;
+            }
+            assert_int_equal(next, ns[i] + 1);
+            assert_true(max - min <= 1);
+        }
+    }
+}
+
 static void test_partition_spread(void **state)
 {
     (void)state;
@@ -270,6 +311,8 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_partition_exact_totals),
         cmocka_unit_test(test_partition_spread),
+        cmocka_unit_test(test_partition_locate),
+        cmocka_unit_test(test_part_ranges),
         cmocka_unit_test(test_permutation_is_bijection),
         cmocka_unit_test(test_names_unique_past_the_name_space),
         cmocka_unit_test(test_json_escape),
