@@ -30,9 +30,10 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test check check-units check-scripts check-asan bench install uninstall clean
 
-all: deps $(BIN)
+all: $(BIN)
 
-# Installs missing Debian -dev packages (no-op when present).
+# Installs missing Debian packages for building and testing (no-op when all
+# are there); `make test` runs it so a fresh machine's CI needs nothing else.
 deps:
 	@scripts/install-deps.sh
 
@@ -68,11 +69,12 @@ check-asan: deps
 	$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/revops-stream \
 	    CFLAGS="$(SAN)" LDFLAGS="$(SAN)" QUICK=1 check
 
-test: all
+test: deps
+	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory check-asan
 
-bench: all
+bench: deps all
 	scripts/bench.sh
 
 install: all

@@ -137,13 +137,16 @@ static int digits(const char *s, int n)
     return 1;
 }
 
-/* Accepts YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM|-HH:MM), a real date and time. */
-int cli_check_generated_at(const char *s, rs_err *err)
+/* Accepts YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM), a real date and
+ * time, and writes it in the header's form: six fraction digits and a
+ * numeric offset. */
+int cli_normalize_generated_at(const char *s, char out[40], rs_err *err)
 {
     size_t n = strlen(s);
     int32_t days;
     int ok = n >= 20 && n < 40 && rs_date_parse(s, 10, &days) == 0 && s[10] == 'T' && digits(s + 11, 2) &&
              s[13] == ':' && digits(s + 14, 2) && s[16] == ':' && digits(s + 17, 2);
+    char frac[7] = "000000", offset[7] = "+00:00";
     if (ok) {
         int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0'),
             ss = (s[17] - '0') * 10 + (s[18] - '0');
@@ -154,14 +157,19 @@ int cli_check_generated_at(const char *s, rs_err *err)
             const char *f = p;
             while (*p >= '0' && *p <= '9')
                 p++;
-            ok = p > f;
+            ok = p > f && p - f <= 6;
+            if (ok)
+                memcpy(frac, f, (size_t)(p - f));
         }
         if (ok) {
-            if (*p == 'Z')
+            if (*p == 'Z') {
                 ok = p[1] == '\0';
-            else
+            } else {
                 ok = (*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
-                     digits(p + 4, 2);
+                     digits(p + 4, 2) && (p[1] - '0') * 10 + (p[2] - '0') < 24 && p[4] < '6';
+                if (ok)
+                    memcpy(offset, p, 6);
+            }
         }
     }
     if (!ok) {
@@ -170,5 +178,12 @@ int cli_check_generated_at(const char *s, rs_err *err)
                  s);
         return RS_EUSAGE;
     }
+    snprintf(out, 40, "%.19s.%s%s", s, frac, offset);
     return 0;
+}
+
+int cli_check_generated_at(const char *s, rs_err *err)
+{
+    char scratch[40];
+    return cli_normalize_generated_at(s, scratch, err);
 }

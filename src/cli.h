@@ -25,8 +25,11 @@ void cli_tempfile_remove(const char *path);
 /* Current time, or SOURCE_DATE_EPOCH when set, as ISO-8601 with
  * microseconds and +00:00. Returns RS_EUSAGE for a bad SOURCE_DATE_EPOCH. */
 int cli_generated_at(char out[40], rs_err *err);
-/* Checks a --generated-at value (ISO-8601 date-time with offset). */
+/* Checks a --generated-at value (ISO-8601 date-time with offset, up to six
+ * fraction digits). */
 int cli_check_generated_at(const char *s, rs_err *err);
+/* The same, writing the header's form: .ffffff and a +HH:MM offset. */
+int cli_normalize_generated_at(const char *s, char out[40], rs_err *err);
 
 /* Subcommands: each returns the process exit status. */
 int cmd_generate(int argc, char **argv);

@@ -216,10 +216,10 @@ int cmd_generate(int argc, char **argv)
         }
         case 'h':
             fputs(usage, stdout);
-            goto done;
+            goto flush_stdout;
         case OPT_VERSION:
             puts("revops-stream " RS_VERSION);
-            goto done;
+            goto flush_stdout;
         default:
             status = cli_option_error("generate", c, argv);
             goto done;
@@ -240,8 +240,14 @@ int cmd_generate(int argc, char **argv)
             rc = RS_EUSAGE;
             break;
         }
+        /* NAME = VALUE with spaces, as in a settings file. */
+        const char *a = sets[i], *b = eq;
+        while (*a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
         char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        snprintf(name, sizeof name, "%.*s", (int)(b - a), a);
         rs_err inner;
         if ((rc = rs_settings_set(&s, name, eq + 1, &inner)))
             snprintf(err.msg, sizeof err.msg, "--set: %s", inner.msg);
@@ -252,9 +258,8 @@ int cmd_generate(int argc, char **argv)
         goto done;
 
     if (generated_at) {
-        if ((rc = cli_check_generated_at(generated_at, &err)))
+        if ((rc = cli_normalize_generated_at(generated_at, go.generated_at, &err)))
             goto done;
-        snprintf(go.generated_at, sizeof go.generated_at, "%s", generated_at);
     } else if ((rc = cli_generated_at(go.generated_at, &err))) {
         goto done;
     }
@@ -282,6 +287,11 @@ int cmd_generate(int argc, char **argv)
     }
     rs_gen_free(g);
 
+flush_stdout:
+    if (fflush(stdout) != 0) {
+        snprintf(err.msg, sizeof err.msg, "stdout: write failed: %s", strerror(errno));
+        rc = RS_EIO;
+    }
 done:
     free(files);
     free(sets);

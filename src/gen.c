@@ -283,6 +283,73 @@ static int plan_tables(rs_gen *g)
     return 0;
 }
 
+static bool has_space(const char *s, size_t len)
+{
+    return memchr(s, ' ', len) != NULL;
+}
+
+static bool list_has_space(const rs_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (has_space(l->v[i].text, l->v[i].len))
+            return true;
+    return false;
+}
+
+/* Ends in " (digits)", the form of the suffix that tells repeated names apart. */
+static bool looks_numbered(const char *s, size_t len)
+{
+    if (len < 4 || s[len - 1] != ')')
+        return false;
+    size_t i = len - 1;
+    while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+        i--;
+    return i < len - 1 && i >= 2 && s[i - 1] == '(' && s[i - 2] == ' ';
+}
+
+/* Names are built by joining tokens with spaces. They stay unique only if
+ * each can be split back one way: at most one side of a join may contain
+ * spaces, and no token may look like a " (n)" suffix. */
+static int check_name_tokens(const rs_gen *g, rs_err *err)
+{
+    const rs_vocab *v = g->v;
+    const rs_list *lists[] = {&v->first_names, &v->last_names, &v->nouns, &v->suffixes};
+    const char *files[] = {"first-names.txt", "last-names.txt", "nouns.txt", "company-suffixes.txt"};
+    for (size_t k = 0; k < 4; k++)
+        for (size_t i = 0; i < lists[k]->n; i++)
+            if (looks_numbered(lists[k]->v[i].text, lists[k]->v[i].len)) {
+                snprintf(err->msg, sizeof err->msg,
+                         "--vocab: %s: \"%.64s\" ends like the \" (n)\" that tells repeated names apart",
+                         files[k], lists[k]->v[i].text);
+                return RS_EUSAGE;
+            }
+    if (list_has_space(&v->first_names) && list_has_space(&v->last_names)) {
+        snprintf(err->msg, sizeof err->msg,
+                 "--vocab: first-names.txt and last-names.txt both have names with spaces, so rep names could "
+                 "repeat (allow spaces on one side only)");
+        return RS_EUSAGE;
+    }
+    bool account_spaces = list_has_space(&v->nouns) || list_has_space(&v->suffixes);
+    if (list_has_space(&v->nouns) && list_has_space(&v->suffixes)) {
+        snprintf(err->msg, sizeof err->msg,
+                 "--vocab: nouns.txt and company-suffixes.txt both have tokens with spaces, so account names "
+                 "could repeat (allow spaces on one side only)");
+        return RS_EUSAGE;
+    }
+    for (size_t i = 0; i < g->s->nproducts; i++) {
+        const char *p = g->s->products[i];
+        size_t len = strlen(p);
+        if (looks_numbered(p, len) || p[0] == '(' || (account_spaces && has_space(p, len))) {
+            snprintf(err->msg, sizeof err->msg,
+                     "PRODUCTS: \"%.64s\" could make opportunity names repeat (no spaces when nouns or "
+                     "suffixes have them; no leading \"(\" or trailing \" (n)\")",
+                     p);
+            return RS_EUSAGE;
+        }
+    }
+    return 0;
+}
+
 int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err)
 {
     int rc = rs_settings_check(s, err);
@@ -310,6 +377,8 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigne
     g->k_history = rs_key(s->seed, RS_S_HISTORY);
     rs_perm_init(&g->rep_names, rs_key(s->seed, RS_S_NAME_PERM) ^ 1, v->first_names.n * v->last_names.n);
     rs_perm_init(&g->account_names, rs_key(s->seed, RS_S_NAME_PERM) ^ 2, v->nouns.n * v->suffixes.n);
+    if ((rc = check_name_tokens(g, err)))
+        goto fail;
     rc = plan_territories(g, err);
     if (rc == RS_ENOMEM)
         goto nomem;

@@ -33,6 +33,12 @@ int rs_out_open(rs_out **out, const char *path, rs_err *err)
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;
     }
+    if (path && !*path) {
+        snprintf(err->msg, sizeof err->msg, "-o: empty path");
+        free(o->buf);
+        free(o);
+        return RS_EUSAGE;
+    }
     if (!path || strcmp(path, "-") == 0) {
         o->fd = STDOUT_FILENO;
         /* A bigger pipe buffer lets a reader on the other core keep up. */
@@ -73,7 +79,12 @@ int rs_out_open(rs_out **out, const char *path, rs_err *err)
         rs_out_abort(o);
         return RS_EIO;
     }
-    fchmod(o->fd, 0644);
+    /* mkstemp makes 0600; the file gets the mode a plain open would give
+     * (0666 less the umask), or keeps the mode of the file it replaces. */
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat old;
+    fchmod(o->fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : (0666 & ~mask));
     cli_tempfile_add(o->tmp_path);
     *out = o;
     return 0;

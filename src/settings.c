@@ -54,6 +54,9 @@ void rs_settings_init(rs_settings *s)
     s->history_change = window(2025, 10, 1, 2026, 2, 18);
     s->recent_close_pct = 0.10;
     s->missing_close_pct = 0.05;
+    s->pipeline_per_opp[0] = 100000;
+    s->pipeline_per_opp[1] = 90000;
+    s->pipeline_per_opp[2] = 130000;
     s->amount_retry_limit = 20;
     s->quota_multiplier = 0.9;
     s->quota_min = 200000;
@@ -78,10 +81,15 @@ rs_window rs_settings_window(const rs_settings *s, rs_window w)
 
 void rs_settings_pipeline(const rs_settings *s, int64_t *target, int64_t *min, int64_t *max)
 {
-    int64_t n = (int64_t)s->num_opportunities;
-    *target = s->pipeline_explicit[0] ? s->pipeline_target : 100000 * n;
-    *min = s->pipeline_explicit[1] ? s->pipeline_min : 90000 * n;
-    *max = s->pipeline_explicit[2] ? s->pipeline_max : 130000 * n;
+    /* Saturating: a per-opportunity bound times 2^48 opportunities can pass 2^63. */
+    int64_t out[3], abs[3] = {s->pipeline_target, s->pipeline_min, s->pipeline_max};
+    for (int i = 0; i < 3; i++) {
+        __int128 v = (__int128)s->pipeline_per_opp[i] * (__int128)s->num_opportunities;
+        out[i] = s->pipeline_explicit[i] ? abs[i] : v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
+    *target = out[0];
+    *min = out[1];
+    *max = out[2];
 }
 
 /* ---- value parsing ---- */
@@ -378,6 +386,38 @@ bad:
     return -1;
 }
 
+/* If v is "X * NUM_OPPORTUNITIES" or "NUM_OPPORTUNITIES * X", copies X. */
+static int per_opportunity(const char *v, char *num, size_t cap)
+{
+    static const char N[] = "NUM_OPPORTUNITIES";
+    const char *star = strchr(v, '*');
+    if (!star)
+        return 0;
+    const char *a = skip_ws(v), *b = skip_ws(star + 1);
+    size_t alen = (size_t)(star - a);
+    while (alen > 0 && isspace((unsigned char)a[alen - 1]))
+        alen--;
+    size_t blen = strlen(b);
+    while (blen > 0 && isspace((unsigned char)b[blen - 1]))
+        blen--;
+    const char *x;
+    size_t xlen;
+    if (blen == sizeof N - 1 && strncmp(b, N, blen) == 0) {
+        x = a;
+        xlen = alen;
+    } else if (alen == sizeof N - 1 && strncmp(a, N, alen) == 0) {
+        x = b;
+        xlen = blen;
+    } else {
+        return 0;
+    }
+    if (xlen == 0 || xlen >= cap)
+        return 0;
+    memcpy(num, x, xlen);
+    num[xlen] = '\0';
+    return 1;
+}
+
 static const setting *find_setting(const char *name)
 {
     for (size_t i = 0; i < sizeof settings_table / sizeof settings_table[0]; i++)
@@ -417,12 +457,22 @@ int rs_settings_set(rs_settings *s, const char *name, const char *value, rs_err 
         what = "an integer";
         bad = parse_i64(value, (int64_t *)(void *)field);
         break;
-    case K_PIPE:
-        what = "an integer";
-        bad = parse_i64(value, (int64_t *)(void *)field);
-        if (!bad)
-            s->pipeline_explicit[st->pipe_index] = true;
+    case K_PIPE: {
+        /* "X * NUM_OPPORTUNITIES" (either order) keeps the bound per opportunity. */
+        char num[128];
+        int per_opp = per_opportunity(value, num, sizeof num);
+        what = "an integer, or INTEGER * NUM_OPPORTUNITIES";
+        if (per_opp) {
+            bad = parse_i64(num, &s->pipeline_per_opp[st->pipe_index]) || s->pipeline_per_opp[st->pipe_index] < 0;
+            if (!bad)
+                s->pipeline_explicit[st->pipe_index] = false;
+        } else {
+            bad = parse_i64(value, (int64_t *)(void *)field);
+            if (!bad)
+                s->pipeline_explicit[st->pipe_index] = true;
+        }
         break;
+    }
     case K_F64:
         what = "a number";
         bad = parse_f64(value, (double *)(void *)field);
@@ -547,6 +597,18 @@ static int apply_statement(rs_settings *s, char *stmt, const char *path, unsigne
     return 0;
 }
 
+/* If line opens a docstring (three double or single quotes) that it does not
+ * close on the same line, returns its quote character; 1 if it closes there;
+ * 0 if it is no docstring. */
+static char docstring_opens(const char *line)
+{
+    const char *p = skip_ws(line);
+    if ((p[0] != '"' && p[0] != '\'') || p[1] != p[0] || p[2] != p[0])
+        return 0;
+    char closer[4] = {p[0], p[0], p[0], 0};
+    return strstr(p + 3, closer) ? 1 : p[0];
+}
+
 int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -558,6 +620,7 @@ int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
     size_t cap = 0, stmt_len = 0;
     ssize_t n;
     unsigned lineno = 0, stmt_line = 0;
+    char in_doc = 0; /* quote character of an open docstring */
     int rc = 0;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
@@ -566,20 +629,38 @@ int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
             rc = RS_EUSAGE;
             break;
         }
-        /* An indented line outside a continued statement is a class body. */
-        if (!stmt_len && (line[0] == ' ' || line[0] == '\t'))
+        char *text = line;
+        if (lineno == 1 && strncmp(text, "\xef\xbb\xbf", 3) == 0)
+            text += 3; /* a UTF-8 byte order mark */
+        if (in_doc) {
+            char closer[4] = {in_doc, in_doc, in_doc, 0};
+            if (strstr(text, closer))
+                in_doc = 0;
             continue;
-        if (!stmt_len)
+        }
+        if (!stmt_len) {
+            /* An indented line outside a statement is a class body; a
+             * string on its own is a docstring. */
+            if (text[0] == ' ' || text[0] == '\t')
+                continue;
+            char q = docstring_opens(text);
+            if (q) {
+                in_doc = q == 1 ? 0 : q;
+                continue;
+            }
             stmt_line = lineno;
-        char *grown = realloc(stmt, stmt_len + (size_t)n + 2);
+        }
+        strip_comment(text);
+        size_t len = strlen(text);
+        char *grown = realloc(stmt, stmt_len + len + 2);
         if (!grown) {
             snprintf(err->msg, sizeof err->msg, "out of memory");
             rc = RS_ENOMEM;
             break;
         }
         stmt = grown;
-        memcpy(stmt + stmt_len, line, (size_t)n);
-        stmt_len += (size_t)n;
+        memcpy(stmt + stmt_len, text, len);
+        stmt_len += len;
         stmt[stmt_len] = '\0';
         /* Statements continue while brackets are open (multi-line tuples). */
         if (paren_depth(stmt) > 0)
@@ -595,6 +676,10 @@ int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
     }
     if (!rc && stmt_len) {
         snprintf(err->msg, sizeof err->msg, "%s:%u: unclosed bracket", path, stmt_line);
+        rc = RS_EUSAGE;
+    }
+    if (!rc && in_doc) {
+        snprintf(err->msg, sizeof err->msg, "%s: unclosed docstring", path);
         rc = RS_EUSAGE;
     }
     free(line);

@@ -28,3 +28,23 @@ no_files_left "-o FILE on a failing run leaves nothing" "$d"
 
 expect_error "-o into a missing directory" 1 'cannot create' "$RS" -o "$d/missing/out.ndjson"
 rm -rf "$d"
+
+# The file gets the mode a plain open would give, or keeps the replaced file's.
+d=$(mktemp -d)
+(umask 077 && "$RS" -o "$d/private.ndjson")
+(umask 022 && "$RS" -o "$d/shared.ndjson")
+touch "$d/kept.ndjson" && chmod 640 "$d/kept.ndjson" && "$RS" -o "$d/kept.ndjson"
+modes=$(stat -c '%a' "$d/private.ndjson" "$d/shared.ndjson" "$d/kept.ndjson" | paste -sd' ')
+if [ "$modes" = "600 644 640" ]; then pass "-o honours the umask and keeps a replaced file's mode"
+else fail "-o file modes" "$modes"; fi
+rm -rf "$d"
+
+expect_error "-o with an empty path" 2 '-o: empty path' "$RS" -o ''
+if "$RS" --help >/dev/full 2>/dev/null; then fail "--help to a full disk fails"; else pass "--help to a full disk fails"; fi
+
+# --generated-at is written in the header's form: six fraction digits, numeric offset.
+got=$("$RS" --generated-at 2026-01-01T10:20:30.5Z | head -1 | jq -r .data.generated_at)
+if [ "$got" = "2026-01-01T10:20:30.500000+00:00" ]; then pass "--generated-at normalised"
+else fail "--generated-at normalised" "$got"; fi
+expect_error "--generated-at with 7 fraction digits" 2 'generated-at' "$RS" --generated-at 2026-01-01T00:00:00.1234567Z
+expect_error "--generated-at with offset +24:00" 2 'generated-at' "$RS" --generated-at 2026-01-01T00:00:00+24:00

@@ -294,6 +294,25 @@ static void test_settings_python_file(void **state)
     assert_int_equal(s.nproducts, 2);
     assert_string_equal(s.products[1], "Plus");
     assert_int_equal(s.future_close.end, rs_date_days(2026, 10, 31));
+    /* A BOM, docstrings, comments inside a bracketed tuple, per-opportunity
+     * pipeline expressions. */
+    f = fopen(path, "w");
+    fputs("\xef\xbb\xbf\"\"\"Generator settings.\n\nMore words.\n\"\"\"\nclass DateWindow:\n    '''Doc.'''\n"
+          "    start: str\nPRODUCTS = (  # the catalogue\n    \"Core\",  # main\n    'Cloud',\n)\n"
+          "TOTAL_PIPELINE_TARGET = 100_000 * NUM_OPPORTUNITIES\nTOTAL_PIPELINE_MAX = NUM_OPPORTUNITIES * 140_000\n"
+          "TOTAL_PIPELINE_MIN = 5_000\n",
+          f);
+    fclose(f);
+    assert_int_equal(rs_settings_load_file(&s, path, &err), 0);
+    assert_int_equal(s.nproducts, 2);
+    assert_string_equal(s.products[0], "Core");
+    assert_string_equal(s.products[1], "Cloud");
+    s.num_opportunities = 10;
+    int64_t target, pmin, pmax;
+    rs_settings_pipeline(&s, &target, &pmin, &pmax);
+    assert_int_equal(target, 1000000);
+    assert_int_equal(pmax, 1400000);
+    assert_int_equal(pmin, 5000);
     f = fopen(path, "w");
     fputs("NUM_REPS = 3\nWHAT = 4\n", f);
     fclose(f);

@@ -67,10 +67,12 @@ typedef struct rs_settings {
     double amount_multiplier_min, amount_multiplier_max;
     rs_window recent_close, future_close, created, history_change;
     double recent_close_pct, missing_close_pct;
-    /* Absolute pipeline bounds when set explicitly; otherwise the per-
-     * opportunity defaults (100000 / 90000 / 130000) times NUM_OPPORTUNITIES. */
+    /* Pipeline target/min/max: absolute when set as a number; otherwise a
+     * per-opportunity amount (default 100000 / 90000 / 130000, or as set by
+     * "X * NUM_OPPORTUNITIES") times NUM_OPPORTUNITIES. */
     int64_t pipeline_target, pipeline_min, pipeline_max;
     bool pipeline_explicit[3];
+    int64_t pipeline_per_opp[3];
     int amount_retry_limit;
     double quota_multiplier;
     int64_t quota_min, quota_max;
