@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t lo, uint64_t hi)
 {
@@ -54,32 +55,14 @@ static uint64_t split_left(const rs_part *p, uint64_t start, uint64_t len, uint6
     return rs_part_draw_total(rs_draw(p->key, start, len), (double)sum * (double)nl / (double)len, var, min, max);
 }
 
-uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before)
+/* Walks from the root to one slot, chosen by slot index or (by_unit) by a
+ * unit it holds; returns the slot, its value and the sum before it. */
+static uint64_t descend(const rs_part *p, bool by_unit, uint64_t target, uint64_t *before, uint64_t *value)
 {
     uint64_t start = 0, len = p->n, sum = p->total, acc = 0;
     while (len > 1) {
         uint64_t nl = len / 2, left = split_left(p, start, len, sum);
-        if (i < start + nl) {
-            len = nl;
-            sum = left;
-        } else {
-            acc += left;
-            start += nl;
-            len -= nl;
-            sum -= left;
-        }
-    }
-    if (before)
-        *before = acc;
-    return sum;
-}
-
-uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before)
-{
-    uint64_t start = 0, len = p->n, sum = p->total, acc = 0;
-    while (len > 1) {
-        uint64_t nl = len / 2, left = split_left(p, start, len, sum);
-        if (pos < acc + left) {
+        if (by_unit ? target < acc + left : target < start + nl) {
             len = nl;
             sum = left;
         } else {
@@ -90,7 +73,23 @@ uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before)
         }
     }
     *before = acc;
+    *value = sum;
     return start;
+}
+
+uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before)
+{
+    uint64_t acc, value;
+    descend(p, false, i, &acc, &value);
+    if (before)
+        *before = acc;
+    return value;
+}
+
+uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before)
+{
+    uint64_t value;
+    return descend(p, true, pos, before, &value);
 }
 
 void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
