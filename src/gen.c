@@ -129,7 +129,7 @@ static void *pass_run(void *arg)
         a.nopps = rs_part_iter_next(&it);
         if (!a.nopps)
             continue;
-        rs_model_account(g, id, &a);
+        rs_model_account_tam(g, id, &a);
         rs_amounts am;
         rs_model_amounts(g, &a, job->factor, &am);
         if (!job->factor) {

@@ -39,14 +39,16 @@ int64_t rs_model_quota(const rs_gen *g, uint32_t territory)
     return (int64_t)q;
 }
 
-void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a)
+void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a)
 {
     const rs_settings *s = g->s;
     a->id = id;
     a->industry = (uint32_t)rs_below(rs_draw(g->k_industry, id, 0), g->v->industries.n);
     a->territory = g->industry_territory[a->industry];
     /* Python's paretovariate: (1 - U) ** (-1 / alpha) with U in [0, 1). */
-    double pareto = pow(1.0 - rs_u01(rs_draw(g->k_account, id, A_REVENUE)), -1.0 / s->pareto_alpha);
+    double u = 1.0 - rs_u01(rs_draw(g->k_account, id, A_REVENUE));
+    /* The default alpha of 1 needs no pow, the analysis passes' main cost. */
+    double pareto = s->pareto_alpha == 1.0 ? 1.0 / u : pow(u, -1.0 / s->pareto_alpha);
     double revenue = s->revenue_scale * pareto;
     a->revenue = revenue >= s->revenue_cap ? (int64_t)s->revenue_cap : (int64_t)revenue;
     double per_employee = rs_uniform(rs_draw(g->k_account, id, A_REV_PER_EMPLOYEE), s->rev_per_employee_min,
@@ -55,6 +57,12 @@ void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a)
     double devs = nearbyint((double)a->revenue / per_employee * dev_pct);
     a->developers = devs < 1.0 ? 1 : (int64_t)devs;
     a->tam = s->tam_per_developer * a->developers;
+}
+
+void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a)
+{
+    const rs_settings *s = g->s;
+    rs_model_account_tam(g, id, a);
     a->customer = rs_u01(rs_draw(g->k_account, id, A_CUSTOMER)) < s->is_customer_rate;
     uint32_t pos = g->territory_pos[a->territory - 1];
     uint64_t k = rs_below(rs_draw(g->k_account, id, A_OWNER), rs_model_reps_at(g, pos));
@@ -73,12 +81,16 @@ static int64_t amount_raw(const rs_gen *g, const rs_account *a, const rs_amounts
 /* v scaled by tam / sum, rounded down, so the scaled values sum to <= tam. */
 static int64_t scale_down(int64_t v, int64_t tam, int64_t sum)
 {
+    int64_t product;
+    /* 64-bit division when the product fits: 128-bit division is slow. */
+    if (!__builtin_mul_overflow(v, tam, &product))
+        return product / sum;
     return (int64_t)((__int128)v * tam / sum);
 }
 
 int64_t rs_model_amount_scaled(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
 {
-    int64_t raw = amount_raw(g, a, am, j);
+    int64_t raw = am->cached ? am->raw[j] : amount_raw(g, a, am, j);
     return am->raw_sum > a->tam ? scale_down(raw, a->tam, am->raw_sum) : raw;
 }
 
@@ -99,8 +111,14 @@ void rs_model_amounts(const rs_gen *g, const rs_account *a, bool with_factor, rs
     uint64_t h = rs_draw(g->k_amount, a->id, (uint64_t)g->attempt << 40);
     am->x = (double)a->tam * rs_uniform(h, s->coverage_pct_min, s->coverage_pct_max);
     am->raw_sum = am->scaled_sum = am->factored_sum = 0;
-    for (uint64_t j = 0; j < a->nopps; j++)
-        am->raw_sum += amount_raw(g, a, am, j);
+    am->cached = false;
+    for (uint64_t j = 0; j < a->nopps; j++) {
+        int64_t raw = amount_raw(g, a, am, j);
+        if (j < RS_AMOUNT_CACHE)
+            am->raw[j] = raw;
+        am->raw_sum += raw;
+    }
+    am->cached = a->nopps <= RS_AMOUNT_CACHE;
     for (uint64_t j = 0; j < a->nopps; j++)
         am->scaled_sum += rs_model_amount_scaled(g, a, am, j);
     if (with_factor)

@@ -89,14 +89,21 @@ void rs_model_rep(const rs_gen *g, uint64_t id, uint32_t *territory, uint32_t *r
 int64_t rs_model_quota(const rs_gen *g, uint32_t territory);
 /* Account fields except nopps/first_opp, which the caller sets from opp_split. */
 void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a);
+/* Only what the analysis passes need: territory, revenue, developers, TAM. */
+void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a);
 /* An account's amounts, computed without storing one per opportunity:
  * raw_j = round(X * U_j) is redrawn on demand; the sums fix the two
  * scale-downs (to the account's TAM, before and after the global factor). */
+#define RS_AMOUNT_CACHE 64
 typedef struct rs_amounts {
     double x;            /* TAM * coverage */
     int64_t raw_sum;     /* sum of raw_j */
     int64_t scaled_sum;  /* sum after scaling down to TAM */
     int64_t factored_sum; /* sum of round(scaled_j * k) */
+    /* raw_j for accounts with few opportunities (all but odd settings),
+     * so each is drawn once; larger accounts redraw. */
+    bool cached;
+    int64_t raw[RS_AMOUNT_CACHE];
 } rs_amounts;
 
 /* Computes the sums; with_factor false skips the last (k not known yet). */
