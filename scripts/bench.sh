@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Benchmarks for SPEC 7 (run by `make bench`): prints figures, asserts nothing.
-#   peak RSS of generate at 10^4 and 10^7 opportunities (/usr/bin/time -v),
-#   single-thread generate to /dev/null at 10^7 opportunities (median of 3),
-#   merge of a 10^6-opportunity stream to /dev/null (median of 3).
+# Benchmarks for SPEC 7 and the scale-out figures of SPEC 3 (run by `make bench`):
+# prints figures, asserts nothing.
+#   peak RSS of generate at 10^4 and 10^7 opportunities (/usr/bin/time -v);
+#   generate at 10^7 opportunities with -j 1 and -j 2, to /dev/null and through
+#   `| cat > /dev/null`, beside the pipe's ceiling (/dev/zero through cat);
+#   time of shard 1/8 (and 8/8) over the whole run at 10^7;
+#   merge of a 10^6-opportunity stream: in order, and shuffled with a small
+#   --memory so that it spills; scripts/parallel-shards.sh at 10^6.
+# Times are medians of 3 runs (the two vCPUs are shared: compare within a run).
 # Counts keep the default proportions: reps = 0.3 x opps, accounts = 0.7 x opps.
-# RS_BIN: the binary (default ./revops-stream). BENCH_BIG: the large count.
+# RS_BIN: the binary (default ./revops-stream). BENCH_BIG: the large count;
+# BENCH_MERGE: the merge count (default 10^6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${RS_BIN:-./revops-stream}
 big=${BENCH_BIG:-10000000}
-big_label=$big
-[ "$big" = 10000000 ] && big_label="10^7"
+mcount=${BENCH_MERGE:-1000000}
+label() { case "$1" in 10000) echo "10^4";; 1000000) echo "10^6";; 10000000) echo "10^7";; *) echo "$1";; esac; }
+big_label=$(label "$big")
+m_label=$(label "$mcount")
 export SOURCE_DATE_EPOCH=1771477209
 work=$(mktemp -d "${TMPDIR:-/tmp}/rs-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -21,10 +29,22 @@ now() { date +%s%N; }
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 # rate BYTES NANOSECONDS: MB/s (10^6 bytes).
 rate() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b / (ns / 1e9) / 1e6 }'; }
+secs() { awk -v ns="$1" 'BEGIN { printf "%.2f s", ns / 1e9 }'; }
+# time3 CMD...: median wall time of 3 runs of CMD (a shell snippet for eval), in ns.
+time3() {
+    local t=() t0 t1
+    for _ in 1 2 3; do
+        t0=$(now); eval "$1"; t1=$(now)
+        t+=($((t1 - t0)))
+    done
+    median3 "${t[@]}"
+}
 
-# The single-thread option exists once -j does; the figure is the same either way.
-threads=()
-"$bin" --help 2>/dev/null | grep -Eq -- '(^|[ ,])-j[ ,]' && threads=(-j 1)
+has_opt() { "$bin" "$@" --help 2>/dev/null | grep -Eq -- "$OPT_RE"; }
+OPT_RE='(^|[ ,])-j[ ,]'; has_j=false; has_opt && has_j=true
+OPT_RE='--shard'; has_shard=false; has_opt && has_shard=true
+# -j 1 where the option exists; the single-thread figure is the same either way.
+j1=(); $has_j && j1=(-j 1)
 
 # peak_rss CMD...: "N.N MiB" from /usr/bin/time -v (package "time").
 peak_rss() {
@@ -33,14 +53,30 @@ peak_rss() {
     awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2 / 1024 }' "$work/time.txt"
 }
 
-row() { printf '%-46s %s\n' "$1" "$2"; }
+# measure3 CMD...: runs CMD 3 times with stdout to /dev/null; sets NS to the
+# median wall time in ns and RSS to the largest peak RSS ("N.N MiB", from
+# /usr/bin/time, package "time").
+measure3() {
+    local t=() r=() t0 t1
+    for _ in 1 2 3; do
+        t0=$(now)
+        if [ -x /usr/bin/time ]; then /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null; r+=("$(tail -1 "$work/rss")")
+        else "$@" >/dev/null; fi
+        t1=$(now)
+        t+=($((t1 - t0)))
+    done
+    NS=$(median3 "${t[@]}")
+    RSS="n/a (no /usr/bin/time)"
+    [ ${#r[@]} -gt 0 ] && RSS=$(printf '%s\n' "${r[@]}" | sort -n | tail -1 | awk '{ printf "%.1f MiB", $1 / 1024 }')
+    return 0
+}
+
+row() { printf '%-52s %s\n' "$1" "$2"; }
 row "figure" "value"
 row "------" "-----"
 
 counts 10000
-row "peak RSS, generate 10^4 opportunities" "$(peak_rss "$bin" "${C[@]}")"
-counts "$big"
-row "peak RSS, generate $big_label opportunities" "$(peak_rss "$bin" "${C[@]}")"
+row "peak RSS, generate 10^4 opportunities, -j 1" "$(peak_rss "$bin" "${j1[@]}" "${C[@]}")"
 
 counts 100000
 t0=$(now); "$bin" "${C[@]}" >/dev/null; t1=$(now)
@@ -51,28 +87,98 @@ counts "$big"
 mkfifo "$work/fifo"
 tail -n 1 <"$work/fifo" >"$work/footer" &
 tail_pid=$!
-"$bin" "${threads[@]}" "${C[@]}" | tee "$work/fifo" | wc -c >"$work/bytes"
+"$bin" "${C[@]}" | tee "$work/fifo" | wc -c >"$work/bytes"
 wait "$tail_pid"
 bytes=$(cat "$work/bytes")
 records=$(python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["data"]["records"].values()))' <"$work/footer")
-times=()
-for _ in 1 2 3; do
-    t0=$(now); "$bin" "${threads[@]}" "${C[@]}" >/dev/null; t1=$(now)
-    times+=($((t1 - t0)))
-done
-ns=$(median3 "${times[@]}")
-row "generate $big_label opps -> /dev/null, 1 thread" \
-    "$(rate "$bytes" "$ns") MB/s, $(awk -v r="$records" -v ns="$ns" 'BEGIN { printf "%.1f", r / (ns / 1e9) / 1e6 }') M records/s"
-row "  (stream size, records, median time)" \
-    "$((bytes / 1000000)) MB, $records records, $(awk -v ns="$ns" 'BEGIN { printf "%.2f", ns / 1e9 }') s"
+row "  (stream size, records at $big_label)" "$((bytes / 1000000)) MB, $records records"
+# gen_row LABEL NS: throughput of the big stream in NS nanoseconds.
+gen_row() {
+    row "$1" "$(rate "$bytes" "$2") MB/s, $(awk -v r="$records" -v ns="$2" \
+        'BEGIN { printf "%.1f", r / (ns / 1e9) / 1e6 }') M records/s ($(secs "$2"))"
+}
 
-counts 1000000
+# The ceiling of a pipe on this machine: the same bytes from /dev/zero through cat.
+ns=$(time3 'head -c "$bytes" /dev/zero | cat >/dev/null')
+row "pipe ceiling: /dev/zero | cat, same bytes" "$(rate "$bytes" "$ns") MB/s"
+measure3 "$bin" "${j1[@]}" "${C[@]}"
+ns_whole=$NS
+gen_row "generate $big_label -> /dev/null, -j 1" "$NS"
+row "  peak RSS" "$RSS"
+ns=$(time3 '"$bin" "${j1[@]}" "${C[@]}" | cat >/dev/null')
+gen_row "generate $big_label | cat > /dev/null, -j 1" "$ns"
+if $has_j; then
+    measure3 "$bin" -j 2 "${C[@]}"
+    gen_row "generate $big_label -> /dev/null, -j 2" "$NS"
+    row "  peak RSS" "$RSS"
+    ns=$(time3 '"$bin" -j 2 "${C[@]}" | cat >/dev/null')
+    gen_row "generate $big_label | cat > /dev/null, -j 2" "$ns"
+else
+    row "generate with -j 2" "n/a (no -j)"
+fi
+
+# A shard should cost its own share: shard K/8 over the whole run, both -j 1
+# (target <= 0.2; 0.125 is the share itself). 8/8 shows the cost of locating
+# a shard's start, which grows with K if anything does.
+if $has_shard; then
+    for k in 1 8; do
+        measure3 "$bin" "${j1[@]}" --shard "$k/8" "${C[@]}"
+        row "shard $k/8 time / whole run, $big_label, -j 1" \
+            "$(awk -v a="$NS" -v b="$ns_whole" 'BEGIN { printf "%.3f", a / b }') ($(secs "$NS"), peak RSS $RSS)"
+    done
+else
+    row "shard 1/8 time / whole run" "n/a (no --shard)"
+fi
+
+# merge: in order; then the same records as 8 shard files in reverse order, as
+# the lines of 8 shards interleaved by `parallel --line-buffer`, and shuffled
+# line by line, the last two with a --memory well under the input so that
+# merge spills sorted runs to $TMPDIR.
+counts "$mcount"
 "$bin" "${C[@]}" >"$work/m.ndjson"
 mbytes=$(stat -c %s "$work/m.ndjson")
-times=()
-for _ in 1 2 3; do
-    t0=$(now); "$bin" merge <"$work/m.ndjson" >/dev/null; t1=$(now)
-    times+=($((t1 - t0)))
-done
-row "merge 10^6-opportunity stream -> /dev/null" "$(rate "$mbytes" "$(median3 "${times[@]}")") MB/s of NDJSON"
-row "peak RSS, merge 10^6 opportunities" "$(peak_rss "$bin" merge "$work/m.ndjson")"
+"$bin" merge "$work/m.ndjson" >"$work/m.json"
+row "  (merge input at $m_label)" "$((mbytes / 1000000)) MB"
+# merge_rows LABEL MERGE-ARGS...: MB/s (median of 3) and peak RSS of a merge whose
+# output is checked against the in-order merge first.
+merge_rows() {
+    local name=$1; shift
+    if ! "$bin" merge "$@" 2>"$work/merge.err" | cmp -s - "$work/m.json"; then
+        row "merge $m_label, $name" "n/a ($(head -c 100 "$work/merge.err" || echo "output differs"))"
+        return
+    fi
+    measure3 "$bin" merge "$@"
+    row "merge $m_label, $name" "$(rate "$mbytes" "$NS") MB/s of NDJSON ($(secs "$NS"))"
+    row "  peak RSS" "$RSS"
+}
+merge_rows "in order" "$work/m.ndjson"
+if $has_shard; then
+    for k in 8 7 6 5 4 3 2 1; do "$bin" --shard "$k/8" "${C[@]}" -o "$work/shard-$k.ndjson"; done
+    merge_rows "8 shard files, reverse order" "$work"/shard-{8,7,6,5,4,3,2,1}.ndjson
+    rm -f "$work"/shard-*.ndjson
+    if command -v parallel >/dev/null 2>&1; then
+        seq 8 | parallel --will-cite -j 8 --line-buffer "$bin" --shard {}/8 "${C[@]}" >"$work/mixed.ndjson"
+        merge_rows "8 shards interleaved, --memory 64M" --memory 64M "$work/mixed.ndjson"
+        rm -f "$work/mixed.ndjson"
+    fi
+    shuf --random-source=<(yes) "$work/m.ndjson" >"$work/shuffled.ndjson"
+    merge_rows "lines shuffled, --memory 64M" --memory 64M "$work/shuffled.ndjson"
+    rm -f "$work/shuffled.ndjson"
+fi
+
+# The GNU parallel recipe against one process each for generate and merge, same
+# data set, to /dev/null; one run each (context, not a figure of SPEC 7).
+if $has_shard && command -v parallel >/dev/null 2>&1; then
+    t0=$(now); "$bin" "${C[@]}" | "$bin" merge >/dev/null; t1=$(now)
+    row "generate | merge, $m_label" "$(secs $((t1 - t0)))"
+    for mode in "" --line-buffer; do
+        name="scripts/parallel-shards.sh -n 2${mode:+ $mode}, $m_label"
+        t0=$(now)
+        if RS_BIN="$bin" scripts/parallel-shards.sh -n 2 $mode -- "${C[@]}" 2>"$work/ps.err" | cmp -s - "$work/m.json"; then
+            t1=$(now)
+            row "$name" "$(secs $((t1 - t0)))"
+        else
+            row "$name" "n/a ($(head -c 100 "$work/ps.err" || echo "output differs"))"
+        fi
+    done
+fi

@@ -2,7 +2,7 @@
 # Installs the Debian packages revops-stream needs to build and test, if any
 # is missing. Quiet and quick when everything is already there.
 set -e
-pkgs="build-essential pkg-config libyajl-dev libzstd-dev libuv1-dev libcmocka-dev jq python3 zstd time"
+pkgs="build-essential pkg-config libyajl-dev libzstd-dev libuv1-dev libcmocka-dev jq python3 zstd time parallel"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -14,4 +14,5 @@ echo "install-deps: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+# env after sudo: sudo would drop variables set before it.
+$SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq $missing >/dev/null
