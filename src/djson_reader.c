@@ -5,8 +5,11 @@
  * (plus one record, itself capped at 16 MiB) whatever the file's size. Queued
  * strings live in an arena as offsets (it may move while a chunk is parsed)
  * and become pointers when handed out. Non-seekable input is copied to an
- * unlinked temp file as it is read, so rs_djson_rewind works on pipes too. */
+ * unlinked temp file as it is read, so rs_djson_rewind works on pipes too.
+ * zstd input is decoded on the way in (zstd_in.c); the copy keeps the
+ * compressed bytes. */
 #include "pyjson.h"
+#include "zstd_in.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +54,7 @@ struct rs_djson_reader {
     int fd;       /* the input */
     int spool_fd; /* copy of non-seekable input, -1 if seekable */
     int read_fd;  /* fd or spool_fd once rewound */
+    rs_zin *zin;  /* decodes read_fd */
     bool own_fd, eof, spool_done;
     off_t start_off;
     char name[256];
@@ -364,6 +368,10 @@ static int set_error(rs_djson_reader *d, int status, rs_err *err, const char *fm
     va_start(ap, fmt);
     vsnprintf(d->err.msg, sizeof d->err.msg, fmt, ap);
     va_end(ap);
+    /* Bad content decoded from damaged zstd: blame the zstd input when
+     * decoding a little further says so. */
+    if (status == RS_EDATA && d->zin)
+        rs_zin_blame(d->zin, 256ull << 20, &d->err);
     d->status = status;
     *err = d->err;
     return status;
@@ -429,6 +437,12 @@ int rs_djson_open(rs_djson_reader **out, const char *path, rs_err *err)
         }
         unlink(tpl);
     }
+    if (rs_zin_open(&d->zin, d->fd, d->name, err) != 0) {
+        rs_djson_close(d);
+        return RS_ENOMEM;
+    }
+    if (d->spool_fd >= 0)
+        rs_zin_set_tee(d->zin, d->spool_fd);
     d->chunk = malloc(CHUNK);
     if (!d->chunk || reset_parse(d) != 0) {
         rs_djson_close(d);
@@ -449,46 +463,27 @@ void rs_djson_close(rs_djson_reader *d)
         close(d->spool_fd);
     if (d->yh)
         yajl_free(d->yh);
+    rs_zin_close(d->zin);
     free(d->chunk);
     free(d->q);
     free(d->arena);
     free(d);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Reads the next chunk (copying pipe input to the spool); 0 at EOF. */
+/* Reads the next chunk of content (the raw bytes of pipe input also go to
+ * the spool); 0 at EOF. */
 static ssize_t read_chunk(rs_djson_reader *d, rs_err *err)
 {
-    for (;;) {
-        ssize_t n = read(d->read_fd, d->chunk, CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_error(d, RS_EIO, err, "%s: read failed: %s", d->name, strerror(errno));
-            return -1;
-        }
-        if (n > 0 && d->spool_fd >= 0 && d->read_fd == d->fd && write_all(d->spool_fd, d->chunk, (size_t)n) != 0) {
-            set_error(d, RS_EIO, err, "%s: cannot copy the input to a temp file: %s", d->name, strerror(errno));
-            return -1;
-        }
-        if (n == 0 && d->read_fd == d->fd)
-            d->spool_done = true;
-        return n;
+    size_t n;
+    rs_err e;
+    int rc = rs_zin_read(d->zin, (char *)d->chunk, CHUNK, &n, &e);
+    if (rc) {
+        set_error(d, rc, err, "%s", e.msg);
+        return -1;
     }
+    if (n == 0 && d->read_fd == d->fd)
+        d->spool_done = true;
+    return (ssize_t)n;
 }
 
 static void release_arena(rs_djson_reader *d)
@@ -601,10 +596,12 @@ int rs_djson_rewind(rs_djson_reader *d, rs_err *err)
 {
     if (d->spool_fd >= 0) {
         /* Copy the rest of the pipe so the spool holds the whole input. */
-        while (!d->spool_done) {
-            ssize_t n = read_chunk(d, err);
-            if (n < 0)
-                return d->status;
+        if (d->read_fd == d->fd && !d->spool_done) {
+            rs_err e;
+            int rc = rs_zin_drain(d->zin, &e);
+            if (rc)
+                return set_error(d, rc, err, "%s", e.msg);
+            d->spool_done = true;
         }
         d->read_fd = d->spool_fd;
         if (lseek(d->spool_fd, 0, SEEK_SET) < 0)
@@ -612,10 +609,11 @@ int rs_djson_rewind(rs_djson_reader *d, rs_err *err)
     } else if (lseek(d->fd, d->start_off, SEEK_SET) < 0) {
         goto seek_fail;
     }
-    if (reset_parse(d) != 0) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return RS_ENOMEM;
-    }
+    /* A fresh decoder over the start of the input (or of its copy). */
+    rs_zin_close(d->zin);
+    d->zin = NULL;
+    if (rs_zin_open(&d->zin, d->read_fd, d->name, err) != 0 || reset_parse(d) != 0)
+        return set_error(d, RS_ENOMEM, err, "out of memory");
     return 0;
 seek_fail:
     snprintf(err->msg, sizeof err->msg, "%s: cannot rewind: %s", d->name, strerror(errno));

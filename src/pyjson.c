@@ -586,9 +586,13 @@ int rs_fields_key(const rs_fields *f, unsigned *next, bool subset, const char *k
                   char *msg, size_t msz)
 {
     unsigned i = *next;
-    if (i < f->n && name_is(f->names[i], key, klen)) {
-        *next = i + 1;
-        return (int)i;
+    if (i < f->n) {
+        /* The expected key, nearly always: its length first, then bytes. */
+        const char *nm = f->names[i];
+        if (klen > 0 && nm[0] == key[0] && strlen(nm) == klen && memcmp(nm, key, klen) == 0) {
+            *next = i + 1;
+            return (int)i;
+        }
     }
     int found = -1;
     for (unsigned j = 0; j < f->n; j++)

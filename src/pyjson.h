@@ -85,6 +85,12 @@ const rs_err *rs_spool_last_error(const void *ctx);
 int rs_spool_replay(rs_spool *s, rs_write_fn fn, void *ctx, rs_err *err);
 void rs_spool_free(rs_spool *s);
 
+/* ---- reader tuning ---- */
+
+/* Bytes the NDJSON reader asks for per read (4 KiB .. 1 MiB, default 1 MiB):
+ * smaller when many readers are open at once. Call before the first read. */
+void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
+
 /* ---- reader internals ---- */
 
 /* JSON kinds a field accepts (bit set). */

@@ -252,15 +252,25 @@ bad_merge "header count mismatch" "bad.ndjson:$n: header counts 71 account recor
 mutate 1 'l.replace("\"reps\":30", "\"reps\":29")'
 bad_merge "more records than the header says" "bad.ndjson:$((rep + 29)): more rep records than the header's count 29" "$work/bad.ndjson"
 { cat "$g"; tail -1 "$g"; } >"$work/bad.ndjson"
-bad_merge "record after the footer" "bad.ndjson:$((n + 1)): record after the footer" "$work/bad.ndjson"
+bad_merge "a second footer" "bad.ndjson:$((n + 1)): footer of shard 1 of 1 repeated \\(also at .*bad.ndjson:$n\\)" "$work/bad.ndjson"
+{ cat "$g"; sed -n 3p "$g"; } >"$work/bad.ndjson"
+bad_merge "a record after the footer (a duplicate)" "bad.ndjson:$((n + 1)): duplicate territory id 2" "$work/bad.ndjson"
+{ cat "$g"; sed -n "${rep}p" "$g" | sed 's/"id":1,/"id":31,/'; } >"$work/bad.ndjson"
+bad_merge "an extra record after the footer" "bad.ndjson:$((n + 1)): more rep records than the header's count 30" "$work/bad.ndjson"
+# Records out of order are sorted (t_merge_shards.sh); a duplicate placed
+# before the records it repeats is reported where the repeat is found.
 { head -1 "$g"; sed -n "${rep}p" "$g"; sed -n '2,$p' "$g"; } >"$work/bad.ndjson"
-bad_merge "types out of dependency order" "bad.ndjson:3: territory record after rep records" "$work/bad.ndjson"
+bad_merge "types out of dependency order, with a duplicate" "bad.ndjson:$((rep + 1)): duplicate rep id 1" "$work/bad.ndjson"
+sed -n '2,$p' "$g" >"$work/bad.ndjson"
+bad_merge "no header" "bad.ndjson:1: expected a header record first" "$work/bad.ndjson"
 { sed -n 2p "$g"; cat "$g"; } >"$work/bad.ndjson"
-bad_merge "no header first" "bad.ndjson:1: expected a header record first" "$work/bad.ndjson"
+bad_merge "a record before the header (a duplicate)" "bad.ndjson:3: duplicate territory id 1" "$work/bad.ndjson"
 { head -1 "$g"; cat "$g"; } >"$work/bad.ndjson"
-bad_merge "second header" "bad.ndjson:2: second header" "$work/bad.ndjson"
+bad_merge "second header" "bad.ndjson:2: shard 1 of 1 repeated \\(also at .*bad.ndjson:1\\)" "$work/bad.ndjson"
 mutate 1 'l.replace("\"shard\":{\"index\":1,\"count\":1}", "\"shard\":{\"index\":1,\"count\":2}")'
-bad_merge "a shard of several" "bad.ndjson:1: header says shard 1 of 2: merging shards is not supported yet" "$work/bad.ndjson"
+bad_merge "a shard of several, its footer not" "bad.ndjson:$n: footer shard 1/1 does not match the header's 1/2" "$work/bad.ndjson"
+sed 's/"shard":{"index":1,"count":1}/"shard":{"index":1,"count":2}/' "$g" >"$work/bad.ndjson"
+bad_merge "one shard of two" "merge: shard 2 of 2 is missing \\(inputs: .*bad.ndjson\\)" "$work/bad.ndjson"
 "$RS" --seed 5 --types opportunity,opportunity_history >"$work/bad.ndjson"
 bad_merge "stream made with --types" "stream has no territory records \\(made with --types\\?\\)" "$work/bad.ndjson"
 { head -1 "$g"; printf '{"type":"territory","data":{"id":1,"name":"'; head -c $((20 << 20)) /dev/zero | tr '\0' x; printf '"}}\n'; sed -n '3,$p' "$g"; } >"$work/bad.ndjson"
@@ -274,8 +284,9 @@ if $measure_rss; then
     if [ "$rss" -lt $((24 << 10)) ]; then pass "a 20 MiB line is refused in bounded memory (${rss} KB)"
     else fail "a 20 MiB line is refused in bounded memory" "peak RSS ${rss} KB"; fi
 fi
-expect_error "merge: two inputs" 2 "2 input files given: merging several files or shards is not supported yet" \
+expect_error "merge: the same stream twice" 1 "g5.ndjson:1: shard 1 of 1 repeated \\(also at .*g5.ndjson:1\\)" \
     "$RS" merge "$g" "$g"
+expect_error "merge: stdin twice" 2 "stdin \\(-\\) given 2 times" "$RS" merge - -
 mutate 5 '"{not json"'
 mv "$work/bad.ndjson" "$work/bad5.ndjson"
 expect_error "merge: stdin errors are named <stdin>:LINE" 1 "<stdin>:5: invalid JSON" \

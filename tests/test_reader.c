@@ -1,7 +1,10 @@
 /* Units for the record readers: the NDJSON stream reader (good lines, and
  * each kind of bad line with its FILE:LINE message) and the streaming
  * data.json reader (shape checks, records across chunk boundaries, rewind on
- * files and pipes), plus the text scanner they share. */
+ * files and pipes), plus the text scanner they share; zstd input to both
+ * (frames, skippable frames, a magic number split over reads, corruption);
+ * and the external sorter merge uses behind them (order, ties, spilling,
+ * merge passes, nothing left in $TMPDIR). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <zstd.h>
+
 #include "pyjson.h"
 #include "record.h"
+#include "spill.h"
 
 static char tmp_path[256];
 
@@ -602,6 +609,307 @@ static void test_djson_record_limit(void **state)
     free(d);
 }
 
+/* ---- zstd input ---- */
+
+/* text compressed as nframes frames (cut at arbitrary bytes), optionally
+ * after a skippable frame; malloc'd. */
+static char *zframes(const char *text, size_t len, int nframes, bool skippable, size_t *zlen)
+{
+    size_t cap = ZSTD_compressBound(len) + 64 * (size_t)nframes + 64, n = 0;
+    char *z = malloc(cap);
+    if (skippable) {
+        memcpy(z, "\x50\x2a\x4d\x18\x03\x00\x00\x00xyz", 11);
+        n = 11;
+    }
+    size_t off = 0;
+    for (int f = 0; f < nframes; f++) {
+        size_t piece = f == nframes - 1 ? len - off : len / (size_t)nframes + 3;
+        size_t r = ZSTD_compress(z + n, cap - n, text + off, piece, 3);
+        assert_false(ZSTD_isError(r));
+        n += r;
+        off += piece;
+    }
+    *zlen = n;
+    return z;
+}
+
+static const char ZTEXT[] = HDR REP "{\"type\":\"territory\",\"data\":{\"id\":1,\"name\":\"Construction Territory\"}}\n";
+
+static void read_ztext(const char *path)
+{
+    rs_ndjson_reader *r;
+    rs_record rec;
+    rs_err err;
+    assert_int_equal(rs_ndjson_open(&r, path, &err), 0);
+    assert_int_equal(rs_ndjson_next(r, &rec, &err), 1);
+    assert_int_equal(rec.kind, RS_REC_HEADER);
+    assert_int_equal(rec.header.seed, 123);
+    assert_int_equal(rs_ndjson_next(r, &rec, &err), 1);
+    assert_int_equal(rec.entity.type, RS_REP);
+    assert_int_equal(rs_ndjson_next(r, &rec, &err), 1);
+    assert_int_equal(rec.entity.type, RS_TERRITORY);
+    assert_int_equal(rec.line, 3);
+    assert_memory_equal(rec.entity.v[RS_TER_NAME].s, "Construction Territory", 22);
+    assert_int_equal(rs_ndjson_next(r, &rec, &err), 0);
+    rs_ndjson_close(r);
+}
+
+static void test_zstd_frames(void **state)
+{
+    (void)state;
+    for (int nf = 1; nf <= 4; nf++) {
+        for (int skip = 0; skip < 2; skip++) {
+            size_t zl;
+            char *z = zframes(ZTEXT, sizeof ZTEXT - 1, nf, skip, &zl);
+            const char *path = write_tmp(z, zl);
+            read_ztext(path);
+            unlink(path);
+            free(z);
+        }
+    }
+    /* Fewer than four bytes, or no magic: plain text, passed through. */
+    const char *path = write_tmp("\x28\xb5\x2f", 3);
+    rs_ndjson_reader *r;
+    rs_record rec;
+    rs_err err;
+    assert_int_equal(rs_ndjson_open(&r, path, &err), 0);
+    assert_int_equal(rs_ndjson_next(r, &rec, &err), RS_EDATA);
+    assert_non_null(strstr(err.msg, "no newline"));
+    rs_ndjson_close(r);
+    unlink(path);
+}
+
+/* The magic number arrives one byte per read from a pipe on stdin. */
+static void test_zstd_pipe_bytewise(void **state)
+{
+    (void)state;
+    size_t zl;
+    char *z = zframes(ZTEXT, sizeof ZTEXT - 1, 2, false, &zl);
+    int saved = dup(STDIN_FILENO), pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        for (size_t i = 0; i < zl; i++) {
+            if (write(pfd[1], z + i, 1) != 1)
+                _exit(1);
+            if (i < 6)
+                usleep(2000);
+        }
+        _exit(0);
+    }
+    close(pfd[1]);
+    dup2(pfd[0], STDIN_FILENO);
+    close(pfd[0]);
+    read_ztext("-");
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(z);
+}
+
+/* Reads path to its end; returns the status and leaves the message. */
+static int read_all(const char *path, rs_err *err)
+{
+    rs_ndjson_reader *r;
+    rs_record rec;
+    assert_int_equal(rs_ndjson_open(&r, path, err), 0);
+    int rc;
+    while ((rc = rs_ndjson_next(r, &rec, err)) == 1)
+        ;
+    rs_ndjson_close(r);
+    return rc;
+}
+
+static void test_zstd_corrupt(void **state)
+{
+    (void)state;
+    /* Enough text for several blocks, so damage lands inside a block. */
+    size_t len = 0, cap = 1u << 20;
+    char *text = malloc(cap);
+    for (unsigned i = 0; len + 200 < cap; i++)
+        len += (size_t)sprintf(text + len, "{\"type\":\"territory\",\"data\":{\"id\":%u,\"name\":\"T%u %x\"}}\n", i + 1, i,
+                               i * 2654435761u);
+    /* With a checksum, as the zstd CLI writes: damage that decodes to
+     * garbage is still caught at the frame's end. */
+    size_t zl = ZSTD_compressBound(len);
+    char *z = malloc(zl);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    zl = ZSTD_compress2(cc, z, zl, text, len);
+    assert_false(ZSTD_isError(zl));
+    ZSTD_freeCCtx(cc);
+    rs_err err;
+
+    const char *path = write_tmp(z, zl / 2);
+    assert_int_equal(read_all(path, &err), RS_EDATA);
+    assert_non_null(strstr(err.msg, ": corrupt zstd input: truncated"));
+    assert_int_equal(strncmp(err.msg, path, strlen(path)), 0);
+    unlink(path);
+
+    for (size_t i = zl / 2; i < zl / 2 + 32; i++)
+        z[i] ^= 0x5a;
+    path = write_tmp(z, zl);
+    assert_int_equal(read_all(path, &err), RS_EDATA);
+    if (!strstr(err.msg, ": corrupt zstd input: "))
+        fail_msg("%s", err.msg);
+    unlink(path);
+
+    /* A good frame, then bytes that are no frame. */
+    char *zz = zframes(text, 1000, 1, false, &zl);
+    memcpy(zz + zl, "junk", 4);
+    path = write_tmp(zz, zl + 4);
+    assert_int_equal(read_all(path, &err), RS_EDATA);
+    assert_non_null(strstr(err.msg, ": corrupt zstd input: "));
+    unlink(path);
+
+    path = write_tmp("\x28\xb5\x2f\xfd", 4);
+    assert_int_equal(read_all(path, &err), RS_EDATA);
+    assert_non_null(strstr(err.msg, ": corrupt zstd input: truncated"));
+    unlink(path);
+    free(zz);
+    free(z);
+    free(text);
+}
+
+/* data.json through zstd: a file, and a pipe whose compressed bytes are
+ * spooled so that rewinding works. */
+static void test_djson_zstd_rewind(void **state)
+{
+    (void)state;
+    size_t zl;
+    char *z = zframes(DJ_OK, sizeof DJ_OK - 1, 3, true, &zl);
+    const char *path = write_tmp(z, zl);
+    rs_djson_reader *r;
+    rs_record rec;
+    rs_err err;
+    assert_int_equal(rs_djson_open(&r, path, &err), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        int n = 0;
+        while (rs_djson_next(r, &rec, &err) == 1)
+            n++;
+        assert_int_equal(n, 4);
+        assert_int_equal(rs_djson_rewind(r, &err), 0);
+    }
+    rs_djson_close(r);
+
+    int saved = dup(STDIN_FILENO), pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        _exit(write(pfd[1], z, zl) == (ssize_t)zl ? 0 : 1);
+    }
+    close(pfd[1]);
+    dup2(pfd[0], STDIN_FILENO);
+    close(pfd[0]);
+    assert_int_equal(rs_djson_open(&r, "-", &err), 0);
+    assert_int_equal(rs_djson_next(r, &rec, &err), 1);
+    assert_int_equal(rs_djson_rewind(r, &err), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        int n = 0;
+        while (rs_djson_next(r, &rec, &err) == 1)
+            n++;
+        assert_int_equal(n, 4);
+        assert_int_equal(rs_djson_rewind(r, &err), 0);
+    }
+    rs_djson_close(r);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    unlink(path);
+    free(z);
+}
+
+/* ---- the external sorter ---- */
+
+static bool dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = false;
+    closedir(d);
+    return empty;
+}
+
+/* n records with keys from a small range (many ties), each holding its
+ * insertion number, sorted with budget; checks order and that ties keep
+ * insertion order. big: every 500th record is 300 KiB. */
+static void sort_check(size_t n, uint64_t budget, bool big, rs_sorter_stats *st)
+{
+    char dir[] = "/tmp/rs-test-sorter.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    rs_sorter *s;
+    rs_err err;
+    assert_int_equal(rs_sorter_create(&s, budget, dir, &err), 0);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t key = x % (n / 4 + 1);
+        size_t len = big && i % 500 == 7 ? 300u << 10 : 9 + (size_t)(x >> 60);
+        char *p;
+        assert_int_equal(rs_sorter_reserve(s, len, &p, &err), 0);
+        memset(p, (int)(i & 0xff), len);
+        memcpy(p, &i, sizeof i);
+        rs_sorter_commit(s, key, len);
+        /* Spill files are unlinked at once: nothing to see in the directory. */
+        if (i % 1000 == 0)
+            assert_true(dir_empty(dir));
+    }
+    assert_int_equal(rs_sorter_finish(s, &err), 0);
+    uint64_t key, last_key = 0;
+    size_t last_i = 0, count = 0, len;
+    const char *rec;
+    int rc;
+    while ((rc = rs_sorter_next(s, &key, &rec, &len, &err)) == 1) {
+        size_t i;
+        memcpy(&i, rec, sizeof i);
+        assert_true(i < n);
+        assert_int_equal((unsigned char)rec[len - 1], i & 0xff);
+        if (count) {
+            assert_true(key >= last_key);
+            if (key == last_key)
+                assert_true(i > last_i);
+        }
+        last_key = key;
+        last_i = i;
+        count++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(count, n);
+    rs_sorter_get_stats(s, st);
+    assert_int_equal(st->records, n);
+    rs_sorter_free(s);
+    assert_true(dir_empty(dir));
+    rmdir(dir);
+}
+
+static void test_sorter(void **state)
+{
+    (void)state;
+    rs_sorter_stats st;
+    sort_check(20000, 256u << 20, false, &st); /* fits: sorted in memory */
+    assert_int_equal(st.runs, 0);
+    assert_int_equal(st.spilled_bytes, 0);
+    sort_check(5000, 64u << 10, false, &st); /* a few runs, one merge */
+    assert_true(st.runs > 1 && st.runs <= 8);
+    assert_int_equal(st.merge_passes, 0);
+    sort_check(200000, 64u << 10, false, &st); /* more runs than one merge takes */
+    assert_true(st.runs > 64);
+    assert_true(st.merge_passes >= 2);
+    sort_check(3000, 64u << 10, true, &st); /* records bigger than the budget */
+    assert_true(st.runs >= 6);
+    sort_check(1, 64u << 10, false, &st);
+    sort_check(0, 64u << 10, false, &st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +927,11 @@ int main(void)
         cmocka_unit_test(test_djson_bad),
         cmocka_unit_test(test_djson_chunks_and_rewind),
         cmocka_unit_test(test_djson_record_limit),
+        cmocka_unit_test(test_zstd_frames),
+        cmocka_unit_test(test_zstd_pipe_bytewise),
+        cmocka_unit_test(test_zstd_corrupt),
+        cmocka_unit_test(test_djson_zstd_rewind),
+        cmocka_unit_test(test_sorter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
