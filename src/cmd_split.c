@@ -199,6 +199,7 @@ typedef struct split {
     rs_spool sp;
     lw out_w, ter_w;
     rs_err err;
+    const char *name; /* input, for messages */
 } split;
 
 static int lw_fail(split *s, const lw *w)
@@ -216,8 +217,21 @@ static int run(split *s)
     if (rc <= 0)
         return rc; /* the reader always yields a header before anything else */
     hdr = rec.header;
+    uint64_t last_history = 0;
     while ((rc = rs_djson_next(s->r, &rec, &s->err)) > 0) {
-        counts[rec.entity.type]++;
+        rs_type t = rec.entity.type;
+        counts[t]++;
+        /* The stream lists each type in id order (ids 1..n; history
+         * ascending), so the arrays must be in that order already. */
+        uint64_t id = (uint64_t)rec.entity.v[0].i;
+        if (t == RS_HISTORY ? id <= last_history : id != counts[t]) {
+            snprintf(s->err.msg, sizeof s->err.msg, "%s:%llu: %s id %llu is out of order (expected %s%llu)",
+                     s->name, (unsigned long long)rec.line, rs_type_name(t), (unsigned long long)id,
+                     t == RS_HISTORY ? "more than " : "",
+                     (unsigned long long)(t == RS_HISTORY ? last_history : counts[t]));
+            return RS_EDATA;
+        }
+        last_history = t == RS_HISTORY ? id : last_history;
         if (rec.entity.type == RS_TERRITORY && lw_entity(&s->ter_w, &rec.entity))
             return lw_fail(s, &s->ter_w);
     }
@@ -276,6 +290,7 @@ int cmd_split(int argc, char **argv)
 
     split s;
     memset(&s, 0, sizeof s);
+    s.name = strcmp(in_path, "-") == 0 ? "<stdin>" : in_path;
     rs_spool_init(&s.sp, SPOOL_BUDGET);
     int rc = 0;
     s.out_w.buf = malloc(LW_CAP);

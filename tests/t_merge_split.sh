@@ -322,5 +322,8 @@ printf '{"schema": "s", "generated_at": "\xff"}' >"$work/bad.json"
 bad_split "invalid UTF-8" "bad.json:1: invalid UTF-8" "$work/bad.json"
 expect_error "split: stdin errors are named <stdin>:LINE" 1 "<stdin>:1: invalid UTF-8" \
     bash -c 'exec "$0" split <"$1"' "$RS" "$work/bad.json"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["reps"].reverse(); json.dump(d, sys.stdout, indent=2)' \
+    "$work/good.json" >"$work/bad.json"
+bad_split "arrays out of id order" "bad.json:[0-9]+: rep id [0-9]+ is out of order \\(expected 1\\)" "$work/bad.json"
 
 rm -rf "$work"
