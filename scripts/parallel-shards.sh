@@ -78,6 +78,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 # What is left in "$@" are the generate options, passed to every shard as they are.
+# Those that choose where and how a shard is written belong to this script.
+for a in "$@"; do
+    case "$a" in
+        -o | -o?* | --shard | --shard=* | --compress | --compress=* | --output | --output=*)
+            usage_error "generate option $a is set by this script; give -o before --" ;;
+    esac
+done
 
 # GNU parallel, not the moreutils program of the same name.
 command -v parallel >/dev/null 2>&1 ||

@@ -94,6 +94,7 @@ void cli_signals_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal or ssh session */
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -16,8 +16,8 @@ int cli_fail(int status, const rs_err *err);
  * value, anything else for an unknown option) as one line naming the
  * subcommand; returns the usage exit status 2. */
 int cli_option_error(const char *command, int getopt_result, char **argv);
-/* Installs SIGINT/SIGTERM handlers that remove registered temp files and
- * exit 130/143, and ignores SIGPIPE (writes then fail with EPIPE). */
+/* Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files
+ * and exit 130/143/129, and ignores SIGPIPE (writes then fail with EPIPE). */
 void cli_signals_init(void);
 /* Registers/unregisters a temp file to remove on a fatal signal. */
 void cli_tempfile_add(const char *path);

@@ -123,12 +123,17 @@ int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err)
         return RS_ENOMEM;
     }
     size_t r = ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_compressionLevel, level);
+    /* A checksum per frame, so a damaged file fails to decode instead of
+     * decoding to other data. */
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_checksumFlag, 1);
     /* zstd's frames are the same for any number of workers >= 1 (but not 0),
-     * so even -j 1 uses one worker: the bytes never depend on -j. Workers are
-     * a wish a libzstd built without them refuses. Small jobs keep zstd's
-     * own buffers within the memory bound. */
+     * so even -j 1 uses one worker: the bytes never depend on -j. Each worker
+     * holds its own window and tables, so at most two keep memory bounded.
+     * Workers are a wish a libzstd built without them refuses. Small jobs
+     * keep zstd's buffers small too. */
     if (!ZSTD_isError(r) &&
-        !ZSTD_isError(ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_nbWorkers, (int)(threads > 1 ? threads : 1))))
+        !ZSTD_isError(ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_nbWorkers, threads > 1 ? 2 : 1)))
         ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_jobSize, 1 << 20);
     if (ZSTD_isError(r)) {
         snprintf(err->msg, sizeof err->msg, "zstd: %s", ZSTD_getErrorName(r));

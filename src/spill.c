@@ -224,6 +224,8 @@ static int run_begin(rs_sorter *s, rs_err *err)
             return nomem(err);
         ZSTD_CCtx_setParameter(s->cc, ZSTD_c_compressionLevel, RUN_LEVEL);
         ZSTD_CCtx_setParameter(s->cc, ZSTD_c_windowLog, RUN_WINDOW_LOG);
+        /* A damaged spill run must fail the merge, not change its output. */
+        ZSTD_CCtx_setParameter(s->cc, ZSTD_c_checksumFlag, 1);
     }
     ZSTD_CCtx_reset(s->cc, ZSTD_reset_session_only);
     s->slen = 0;

@@ -48,3 +48,26 @@ if [ "$got" = "2026-01-01T10:20:30.500000+00:00" ]; then pass "--generated-at no
 else fail "--generated-at normalised" "$got"; fi
 expect_error "--generated-at with 7 fraction digits" 2 'generated-at' "$RS" --generated-at 2026-01-01T00:00:00.1234567Z
 expect_error "--generated-at with offset +24:00" 2 'generated-at' "$RS" --generated-at 2026-01-01T00:00:00+24:00
+
+# zstd frames carry a checksum: a damaged byte fails the merge instead of
+# changing its output.
+d=$(mktemp -d)
+"$RS" --seed 7 --reps 300 --accounts 700 --opportunities 1000 -o "$d/s.zst"
+size=$(stat -c %s "$d/s.zst")
+caught=0
+for frac in 20 35 50 65 80; do
+    python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); d = bytearray(open(p, "rb").read()); d[o] ^= 4; open(sys.argv[3], "wb").write(d)' \
+        "$d/s.zst" $((size * frac / 100)) "$d/flip.zst"
+    "$RS" merge "$d/flip.zst" >/dev/null 2>&1 || caught=$((caught + 1))
+done
+if [ "$caught" = 5 ]; then pass "zstd output has checksums: 5 of 5 flipped bytes fail the merge"
+else fail "zstd checksums" "only $caught of 5 flipped bytes failed the merge"; fi
+
+# SIGHUP (a closed terminal) removes the temp file like SIGINT and SIGTERM.
+"$RS" -j 1 --reps 300000 --accounts 700000 --opportunities 1000000 -o "$d/big.ndjson" &
+pid=$!
+for _ in $(seq 100); do ls "$d" | grep -q 'big.ndjson.tmp' && break; sleep 0.1; done
+kill -HUP $pid; wait $pid; st=$?
+if [ "$st" = 129 ] && ! ls "$d" | grep -q big.ndjson; then pass "SIGHUP: status 129, no temp file left"
+else fail "SIGHUP" "status $st, left: $(ls "$d")"; fi
+rm -rf "$d"

@@ -250,3 +250,13 @@ else
     else fail "parallel-shards.sh -n 0" "status $st: $(cat "$work/err")"; fi
 fi
 rm -rf "$work"
+
+# Generate options that would make shards overwrite each other are refused.
+for bad in "-o x.zst" "--shard 1/2" "--compress zstd"; do
+    # shellcheck disable=SC2086
+    msg=$(cd / && TMPDIR=/tmp "$TESTS_DIR/../scripts/parallel-shards.sh" -n 2 --bin "$RS" -- $bad 2>&1 >/dev/null)
+    st=$?
+    if [ "$st" = 2 ] && [ "$(printf '%s\n' "$msg" | wc -l)" = 1 ] && printf '%s' "$msg" | grep -q 'set by this script'; then
+        pass "parallel-shards.sh -- $bad is a usage error"
+    else fail "parallel-shards.sh -- $bad" "status $st: $msg"; fi
+done
