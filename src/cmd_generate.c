@@ -122,13 +122,13 @@ static int parse_shard(const char *arg, rs_gen_options *go, rs_err *err)
         goto bad;
     memcpy(k, arg, (size_t)(slash - arg));
     k[slash - arg] = '\0';
-    if (parse_count(slash + 1, 1, 1ULL << 32, &count) || parse_count(k, 1, count, &index))
+    if (parse_count(slash + 1, 1, 65536, &count) || parse_count(k, 1, count, &index))
         goto bad;
     go->shard_index = index;
     go->shard_count = count;
     return 0;
 bad:
-    snprintf(err->msg, sizeof err->msg, "--shard: expected K/N with 1 <= K <= N, got \"%.64s\"", arg);
+    snprintf(err->msg, sizeof err->msg, "--shard: expected K/N with 1 <= K <= N <= 65536, got \"%.64s\"", arg);
     return RS_EUSAGE;
 }
 
