@@ -2,6 +2,7 @@
  * loop and the report. The checks themselves live in validate.c. */
 #include "cli.h"
 #include "record.h"
+#include "fdio.h"
 #include "validate.h"
 
 #include <errno.h>
@@ -221,26 +222,12 @@ typedef struct relay {
     size_t len;
 } relay;
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* Replays the sniffed bytes, then moves the rest of the real stdin into the
  * pipe the reader now sees as stdin. */
 static void *relay_main(void *arg)
 {
     relay *r = arg;
-    bool ok = write_all(r->out, r->buf, r->len);
+    bool ok = rs_fd_write_all(r->out, r->buf, r->len) == 0;
     free(r->buf);
     bool use_splice = true;
     char *chunk = NULL;
@@ -264,7 +251,7 @@ static void *relay_main(void *arg)
             continue;
         if (n <= 0)
             break;
-        ok = write_all(r->out, chunk, (size_t)n);
+        ok = rs_fd_write_all(r->out, chunk, (size_t)n) == 0;
     }
     free(chunk);
     close(r->out);

@@ -8,6 +8,7 @@
  * unlinked temp file as it is read, so rs_djson_rewind works on pipes too.
  * zstd input is decoded on the way in (zstd_in.c); the copy keeps the
  * compressed bytes. */
+#include "fdio.h"
 #include "pyjson.h"
 #include "zstd_in.h"
 
@@ -406,18 +407,10 @@ int rs_djson_open(rs_djson_reader **out, const char *path, rs_err *err)
         return RS_ENOMEM;
     }
     d->spool_fd = -1;
-    if (!path || strcmp(path, "-") == 0) {
-        d->fd = STDIN_FILENO;
-        snprintf(d->name, sizeof d->name, "<stdin>");
-    } else {
-        d->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (d->fd < 0) {
-            snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
-            free(d);
-            return RS_EIO;
-        }
-        d->own_fd = true;
-        snprintf(d->name, sizeof d->name, "%s", path);
+    int rc = rs_fd_open_input(path, &d->fd, &d->own_fd, d->name, sizeof d->name, err);
+    if (rc) {
+        free(d);
+        return rc;
     }
     d->read_fd = d->fd;
     struct stat sb;

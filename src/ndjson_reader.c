@@ -7,6 +7,7 @@
  * escapes point into the line itself; decoded ones are copied to an arena as
  * large as the line. Input compressed with zstd is decoded on the way in
  * (zstd_in.c). */
+#include "fdio.h"
 #include "pyjson.h"
 #include "zstd_in.h"
 
@@ -591,18 +592,10 @@ int rs_ndjson_open(rs_ndjson_reader **out, const char *path, rs_err *err)
     rs_ndjson_reader *r = calloc(1, sizeof *r);
     if (!r)
         goto nomem;
-    if (!path || strcmp(path, "-") == 0) {
-        r->fd = STDIN_FILENO;
-        snprintf(r->name, sizeof r->name, "<stdin>");
-    } else {
-        r->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (r->fd < 0) {
-            snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
-            free(r);
-            return RS_EIO;
-        }
-        r->own_fd = true;
-        snprintf(r->name, sizeof r->name, "%s", path);
+    int rc = rs_fd_open_input(path, &r->fd, &r->own_fd, r->name, sizeof r->name, err);
+    if (rc) {
+        free(r);
+        return rc;
     }
     r->chunk = READ_CHUNK;
     r->cap = READ_CHUNK + 1;

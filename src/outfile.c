@@ -1,6 +1,7 @@
 /* Buffered output to stdout or to an atomically renamed file. */
 #include "outfile.h"
 #include "cli.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -97,22 +98,14 @@ static const char *out_name(const rs_out *o)
 
 static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
 {
-    while (len > 0) {
-        ssize_t w = write(o->fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EPIPE && !o->path) {
-                snprintf(err->msg, sizeof err->msg, "stdout: reader closed the pipe");
-                return RS_EPIPE;
-            }
-            snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", out_name(o), strerror(errno));
-            return RS_EIO;
-        }
-        p += w;
-        len -= (size_t)w;
+    if (rs_fd_write_all(o->fd, p, len) == 0)
+        return 0;
+    if (errno == EPIPE && !o->path) {
+        snprintf(err->msg, sizeof err->msg, "stdout: reader closed the pipe");
+        return RS_EPIPE;
     }
-    return 0;
+    snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", out_name(o), strerror(errno));
+    return RS_EIO;
 }
 
 int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err)

@@ -1,6 +1,7 @@
 /* Python-compatible data.json writer, stream escaping, and the record shape
  * tables and text checks the two readers share. */
 #include "pyjson.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -419,21 +420,6 @@ static int spool_to_file(rs_spool *s)
     return 0;
 }
 
-static int write_fd(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int rs_spool_write(void *ctx, const char *buf, size_t len)
 {
     rs_spool *s = ctx;
@@ -461,13 +447,13 @@ int rs_spool_write(void *ctx, const char *buf, size_t len)
         int rc = spool_to_file(s);
         if (rc)
             return rc;
-        if (write_fd(s->fd, s->mem, s->len) != 0)
+        if (rs_fd_write_all(s->fd, s->mem, s->len) != 0)
             goto fail;
         free(s->mem);
         s->mem = NULL;
         s->len = s->cap = 0;
     }
-    if (write_fd(s->fd, buf, len) == 0)
+    if (rs_fd_write_all(s->fd, buf, len) == 0)
         return 0;
 fail:
     snprintf(s->err.msg, sizeof s->err.msg, "temp file: write failed: %s", strerror(errno));

@@ -1,5 +1,6 @@
 /* Plain or zstd input, recognised by its magic number. */
 #include "zstd_in.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,22 +65,6 @@ void rs_zin_set_tee(rs_zin *z, int fd)
     z->tee = fd;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* One read(2) of raw bytes, copied to the tee; 0 at the end. */
 static int raw_read(rs_zin *z, void *buf, size_t cap, size_t *got, rs_err *err)
 {
@@ -93,7 +78,7 @@ static int raw_read(rs_zin *z, void *buf, size_t cap, size_t *got, rs_err *err)
         z->ferr = *err;
         return RS_EIO;
     }
-    if (n > 0 && z->tee >= 0 && write_all(z->tee, buf, (size_t)n) != 0) {
+    if (n > 0 && z->tee >= 0 && rs_fd_write_all(z->tee, buf, (size_t)n) != 0) {
         snprintf(err->msg, sizeof err->msg, "%.300s: cannot copy the input to a temp file: %s", z->name,
                  strerror(errno));
         return RS_EIO;
