@@ -7,7 +7,7 @@ CC      ?= cc
 BUILD   ?= build
 BIN     ?= revops-stream
 
-PKGS    := yajl libzstd
+PKGS    := yajl libzstd libuv
 OPT     ?= -O2 -g
 # Plain -O2 turns fixed-size copies into slow `rep movs` on this hardware;
 # unrolled loops keep the formatter fast (SPEC 7).
@@ -21,7 +21,7 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The library core knows nothing of argv, files or terminals; the front end
 # (main, subcommands, output files, error lines) sits on top of it.
-CLI_SRC  := src/cli.c src/outfile.c $(wildcard src/cmd_*.c)
+CLI_SRC  := src/cli.c src/outfile.c $(wildcard src/net_*.c) $(wildcard src/cmd_*.c)
 LIB_SRC  := $(filter-out src/main.c $(CLI_SRC),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)

@@ -1,5 +1,6 @@
 /* revops-stream [generate]: options -> settings -> plan -> NDJSON stream. */
 #include "cli.h"
+#include "net.h"
 #include "outfile.h"
 
 #include <errno.h>
@@ -33,6 +34,16 @@ static const char usage[] =
     "  -o PATH               write to PATH atomically instead of stdout\n"
     "                        (PATH ending in .zst: zstd-compressed)\n"
     "  --compress zstd[:LEVEL]  compress the output with zstd (level 1-19, default 3)\n"
+    "  --output URL          connect to tcp://HOST:PORT, tcp://[IPV6]:PORT or\n"
+    "                        unix:PATH and stream there\n"
+    "  --connect-timeout S   keep retrying --output for up to S seconds while\n"
+    "                        nobody listens yet (default 0: one attempt)\n"
+    "  --listen URL          serve the stream to every client that connects to\n"
+    "                        tcp://HOST:PORT or unix:PATH (port 0: any free port;\n"
+    "                        each address is announced on stderr)\n"
+    "  --max-clients N       clients served at once (default 16); others wait\n"
+    "  --once                stop listening after the first client; exit when it\n"
+    "                        is served\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n"
     "\n"
@@ -40,7 +51,8 @@ static const char usage[] =
     "Commands: generate (default), merge, validate, split; see COMMAND --help.\n";
 
 enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
-       OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS };
+       OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS, OPT_OUTPUT, OPT_CONNECT_TIMEOUT, OPT_LISTEN,
+       OPT_MAX_CLIENTS, OPT_ONCE };
 
 static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -56,6 +68,11 @@ static const struct option long_options[] = {
     {"shard", required_argument, NULL, OPT_SHARD},
     {"threads", required_argument, NULL, 'j'},
     {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+    {"once", no_argument, NULL, OPT_ONCE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -145,6 +162,77 @@ static int parse_compress(const char *arg, int *level, rs_err *err)
     return 0;
 }
 
+/* Seconds as a decimal number from 0 to a day. */
+static int parse_seconds(const char *arg, double *out, rs_err *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (*arg < '0' || *arg > '9' || errno || *end || !(v >= 0 && v <= 86400)) {
+        snprintf(err->msg, sizeof err->msg, "--connect-timeout: expected seconds from 0 to 86400, got \"%.64s\"",
+                 arg);
+        return RS_EUSAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Where the stream goes besides stdout or -o. */
+typedef struct net_options {
+    const char *output, *listen; /* URLs */
+    double connect_timeout;
+    bool connect_timeout_set, once;
+    net_serve_options serve;
+    bool max_clients_set;
+} net_options;
+
+/* Socket options that make sense only together. */
+static int check_net_options(const net_options *n, const char *out_path, rs_err *err)
+{
+    const char *bad = NULL;
+    if (n->output && n->listen)
+        bad = "--output and --listen exclude each other";
+    else if (out_path && (n->output || n->listen))
+        bad = n->output ? "-o and --output exclude each other" : "-o and --listen exclude each other";
+    else if (n->connect_timeout_set && !n->output)
+        bad = "--connect-timeout goes with --output";
+    else if ((n->once || n->max_clients_set) && !n->listen)
+        bad = n->once ? "--once goes with --listen" : "--max-clients goes with --listen";
+    if (!bad)
+        return 0;
+    snprintf(err->msg, sizeof err->msg, "generate: %s", bad);
+    return RS_EUSAGE;
+}
+
+/* --output / --listen: the stream over sockets. */
+static int run_net(rs_gen *g, const rs_gen_options *go, net_options *n, int zstd_level, rs_err *err)
+{
+    net_url u;
+    int rc = net_url_parse(n->output ? n->output : n->listen, n->output ? "--output" : "--listen", !n->output, &u, err);
+    if (rc)
+        return rc;
+    if (n->listen) {
+        n->serve.once = n->once;
+        n->serve.zstd_level = zstd_level;
+        return net_serve(&u, &n->serve, g, go, err);
+    }
+    int fd;
+    rs_out *out;
+    if ((rc = net_connect(&u, n->connect_timeout, &fd, err)) || (rc = rs_out_open_socket(&out, fd, u.text, err)))
+        return rc;
+    if (zstd_level)
+        rc = rs_out_set_zstd(out, zstd_level, go->threads, err);
+    if (!rc)
+        rc = rs_gen_run(g, go, rs_out_write_cb, out, err);
+    if (rc == RS_EIO)
+        *err = *rs_out_last_error(out);
+    if (rc)
+        rs_out_abort(out);
+    else
+        rc = rs_out_commit(out, err);
+    return rc;
+}
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -171,6 +259,9 @@ int cmd_generate(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     go.threads = cpus > 0 ? (unsigned)(cpus > 64 ? 64 : cpus) : 1;
     int zstd_level = 0;
+    net_options net;
+    memset(&net, 0, sizeof net);
+    net.serve.max_clients = 16;
     if (!files || !sets || !flags) {
         snprintf(err.msg, sizeof err.msg, "out of memory");
         rc = RS_ENOMEM;
@@ -204,6 +295,26 @@ int cmd_generate(int argc, char **argv)
             if ((rc = parse_compress(optarg, &zstd_level, &err)))
                 goto done;
             break;
+        case OPT_OUTPUT: net.output = optarg; break;
+        case OPT_LISTEN: net.listen = optarg; break;
+        case OPT_ONCE: net.once = true; break;
+        case OPT_CONNECT_TIMEOUT:
+            if ((rc = parse_seconds(optarg, &net.connect_timeout, &err)))
+                goto done;
+            net.connect_timeout_set = true;
+            break;
+        case OPT_MAX_CLIENTS: {
+            unsigned long long n;
+            if (parse_count(optarg, 1, 1024, &n)) {
+                snprintf(err.msg, sizeof err.msg, "--max-clients: expected a number from 1 to 1024, got \"%.64s\"",
+                         optarg);
+                rc = RS_EUSAGE;
+                goto done;
+            }
+            net.serve.max_clients = (unsigned)n;
+            net.max_clients_set = true;
+            break;
+        }
         case 'j': {
             unsigned long long n;
             if (parse_count(optarg, 1, 256, &n)) {
@@ -230,6 +341,8 @@ int cmd_generate(int argc, char **argv)
         rc = RS_EUSAGE;
         goto done;
     }
+    if ((rc = check_net_options(&net, out_path, &err)))
+        goto done;
 
     for (size_t i = 0; i < nfiles && !rc; i++)
         rc = rs_settings_load_file(&s, files[i], &err);
@@ -273,7 +386,9 @@ int cmd_generate(int argc, char **argv)
     if ((rc = rs_gen_create(&g, &s, &v, go.threads, &err)))
         goto done;
     rs_out *out;
-    if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
+    if (net.output || net.listen) {
+        rc = run_net(g, &go, &net, zstd_level, &err);
+    } else if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
         if (zstd_level)
             rc = rs_out_set_zstd(out, zstd_level, go.threads, &err);
         if (!rc)

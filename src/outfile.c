@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -20,20 +21,62 @@ struct rs_out {
     char *path;     /* final path, NULL for stdout */
     char *tmp_path; /* temp file renamed to path on commit */
     bool in_place;  /* path is not a regular file: written directly */
+    bool socket;    /* fd is a connected socket named by path */
+    rs_write_fn sink; /* non-NULL: bytes go to sink(sink_ctx) instead of fd */
+    void *sink_ctx;
+    uint64_t written; /* bytes handed on, for messages */
     ZSTD_CCtx *zstd; /* non-NULL: buf holds compressed bytes */
     char *buf;
     size_t used;
     rs_err last;
 };
 
-int rs_out_open(rs_out **out, const char *path, rs_err *err)
+static rs_out *out_new(rs_err *err)
 {
     rs_out *o = calloc(1, sizeof *o);
     if (!o || !(o->buf = malloc(OUT_CHUNK))) {
         free(o);
         snprintf(err->msg, sizeof err->msg, "out of memory");
+        return NULL;
+    }
+    o->fd = -1;
+    return o;
+}
+
+int rs_out_open_socket(rs_out **out, int fd, const char *name, rs_err *err)
+{
+    rs_out *o = out_new(err);
+    if (!o || !(o->path = strdup(name))) {
+        rs_out_abort(o);
+        close(fd);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;
     }
+    o->fd = fd;
+    o->socket = true;
+    *out = o;
+    return 0;
+}
+
+int rs_out_open_sink(rs_out **out, const char *name, rs_write_fn sink, void *ctx, rs_err *err)
+{
+    rs_out *o = out_new(err);
+    if (!o || !(o->path = strdup(name))) {
+        rs_out_abort(o);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    o->sink = sink;
+    o->sink_ctx = ctx;
+    *out = o;
+    return 0;
+}
+
+int rs_out_open(rs_out **out, const char *path, rs_err *err)
+{
+    rs_out *o = out_new(err);
+    if (!o)
+        return RS_ENOMEM;
     if (path && !*path) {
         snprintf(err->msg, sizeof err->msg, "-o: empty path");
         free(o->buf);
@@ -98,11 +141,27 @@ static const char *out_name(const rs_out *o)
 
 static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
 {
-    if (rs_fd_write_all(o->fd, p, len) == 0)
+    if (len == 0)
         return 0;
+    if (o->sink) {
+        int rc = o->sink(o->sink_ctx, p, len);
+        if (rc)
+            snprintf(err->msg, sizeof err->msg, "%s: stream ended", out_name(o));
+        o->written += len;
+        return rc;
+    }
+    if (rs_fd_write_all(o->fd, p, len) == 0) {
+        o->written += len;
+        return 0;
+    }
     if (errno == EPIPE && !o->path) {
         snprintf(err->msg, sizeof err->msg, "stdout: reader closed the pipe");
         return RS_EPIPE;
+    }
+    if (o->socket && (errno == EPIPE || errno == ECONNRESET)) {
+        snprintf(err->msg, sizeof err->msg, "%s: the peer closed the connection after %llu bytes (%s)",
+                 out_name(o), (unsigned long long)o->written, strerror(errno));
+        return RS_EIO;
     }
     snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", out_name(o), strerror(errno));
     return RS_EIO;
@@ -194,13 +253,16 @@ int rs_out_commit(rs_out *o, rs_err *err)
 {
     int rc = o->zstd ? zstd_feed(o, NULL, 0, ZSTD_e_end, err) : write_all(o, o->buf, o->used, err);
     o->used = 0;
-    if (rc == 0 && o->path) {
+    if (rc == 0 && o->path && !o->sink) {
+        /* A socket's end of stream: the peer reads EOF after the footer. */
+        if (o->socket)
+            shutdown(o->fd, SHUT_WR);
         if (close(o->fd) != 0) {
             snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", o->path, strerror(errno));
             rc = RS_EIO;
         }
         o->fd = -1;
-        if (rc == 0 && !o->in_place && rename(o->tmp_path, o->path) != 0) {
+        if (rc == 0 && o->tmp_path && rename(o->tmp_path, o->path) != 0) {
             snprintf(err->msg, sizeof err->msg, "%s: cannot rename into place: %s", o->path, strerror(errno));
             rc = RS_EIO;
         }
@@ -225,7 +287,7 @@ void rs_out_abort(rs_out *o)
 {
     if (!o)
         return;
-    if (o->path && o->fd >= 0)
+    if (o->path && o->fd >= 0 && !o->sink)
         close(o->fd);
     if (o->tmp_path) {
         unlink(o->tmp_path);

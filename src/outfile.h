@@ -12,6 +12,12 @@ typedef struct rs_out rs_out;
 
 /* Opens stdout (path NULL or "-") or a temp file for path. */
 int rs_out_open(rs_out **o, const char *path, rs_err *err);
+/* Streams to a connected socket fd (owned: shut down and closed by commit,
+ * closed by abort); `name` (the URL) names it in messages. */
+int rs_out_open_socket(rs_out **o, int fd, const char *name, rs_err *err);
+/* Hands every chunk of output to sink(ctx, ...) instead of a descriptor;
+ * sink errors end the run with that status. */
+int rs_out_open_sink(rs_out **o, const char *name, rs_write_fn sink, void *ctx, rs_err *err);
 /* Compresses everything written from now on as zstd frames at `level`
  * (1..19), with zstd's own worker threads when threads > 1. */
 int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err);
