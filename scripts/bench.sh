@@ -182,3 +182,53 @@ if $has_shard && command -v parallel >/dev/null 2>&1; then
         fi
     done
 fi
+
+# Sockets (SPEC 7: socket output >= 80% of stdout throughput): the same
+# 10^6-opportunity stream to stdout (/dev/null), to a socat reader over
+# loopback TCP and a Unix socket (--output), and served to one socat client
+# (--listen --once; the time runs from the server's start to its exit, so both
+# sides include planning). Then the server's peak RSS with 1 and 8 clients.
+has_net=false; OPT_RE='--listen'; has_opt && has_net=true
+if $has_net && command -v socat >/dev/null 2>&1; then
+    counts "$mcount"
+    sbytes=$("$bin" "${C[@]}" | wc -c)
+    row "  (socket stream at $m_label)" "$((sbytes / 1000000)) MB"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    sink() { socat -u -b 1048576 "$1" OPEN:/dev/null; }
+    # to_socket J URL LISTEN-ADDRESS: one --output run into a fresh socat reader.
+    to_socket() { sink "$3" & "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
+    # served J URL CONNECT-ADDRESS: one --listen --once run with a socat client.
+    served() {
+        "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>/dev/null &
+        local sp=$!
+        sink "$3,retry=500,interval=0.01"
+        wait "$sp"
+    }
+    for j in 1 2; do
+        ns_out=$(time3 '"$bin" -j $j "${C[@]}" >/dev/null')
+        row "stdout -> /dev/null, -j $j" "$(rate "$sbytes" "$ns_out") MB/s"
+        for kind in tcp unix; do
+            if [ $kind = tcp ]; then url=tcp://127.0.0.1:$port; addr=TCP:127.0.0.1:$port; laddr=TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr
+            else url=unix:$work/bench.sock; addr=UNIX:$work/bench.sock; laddr=UNIX-LISTEN:$work/bench.sock; fi
+            ns=$(time3 'to_socket $j "$url" "$laddr"')
+            row "--output $kind -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(awk -v a="$ns_out" -v b="$ns" 'BEGIN { printf "%.0f%%", 100 * a / b }') of stdout"
+            ns=$(time3 'served $j "$url" "$addr"')
+            row "--listen $kind --once -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(awk -v a="$ns_out" -v b="$ns" 'BEGIN { printf "%.0f%%", 100 * a / b }') of stdout"
+        done
+    done
+    # Peak RSS of a server (-j 1 per client) that serves 1, then 8 clients at once.
+    for n in 1 8; do
+        "$bin" -j 1 "${C[@]}" --listen "unix:$work/rss.sock" --max-clients 8 2>/dev/null &
+        sp=$!
+        for _ in $(seq 200); do [ -S "$work/rss.sock" ] && break; sleep 0.05; done
+        t0=$(now)
+        for _ in $(seq "$n"); do sink "UNIX:$work/rss.sock" & done
+        wait $(jobs -p | grep -v "^$sp\$")
+        t1=$(now)
+        hwm=$(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' /proc/$sp/status)
+        kill -TERM "$sp"; wait "$sp" || true
+        row "--listen unix, $n client(s) at once, $m_label each" "peak RSS $hwm, $(rate $((sbytes * n)) $((t1 - t0))) MB/s in all"
+    done
+else
+    row "socket throughput" "n/a (no --listen or no socat)"
+fi

@@ -46,7 +46,9 @@ static void on_backoff_done(uv_timer_t *t)
 
 static bool worth_retrying(int code)
 {
-    return code == UV_ECONNREFUSED || code == UV_ENOENT || code == UV_EAI_AGAIN || code == UV_ECONNRESET ||
+    /* An unknown name too: a cluster's service name appears with its pods. */
+    return code == UV_ECONNREFUSED || code == UV_ENOENT || code == UV_EAI_AGAIN || code == UV_EAI_NONAME ||
+           code == UV_ECONNRESET ||
            code == UV_EHOSTUNREACH || code == UV_ENETUNREACH || code == UV_ECONNABORTED;
 }
 
