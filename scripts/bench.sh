@@ -196,12 +196,13 @@ if $has_net && command -v socat >/dev/null 2>&1; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     sink() { socat -u -b 1048576 "$1" OPEN:/dev/null; }
     # to_socket J URL LISTEN-ADDRESS: one --output run into a fresh socat reader.
-    to_socket() { sink "$3" & "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
+    to_socket() { sink "$3" & timeout 600 "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
     # served J URL CONNECT-ADDRESS: one --listen --once run with a socat client.
     served() {
-        "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>/dev/null &
+        timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>"$work/srv.err" &
         local sp=$!
-        sink "$3,retry=500,interval=0.01"
+        until grep -q 'listening on' "$work/srv.err"; do sleep 0.01; done
+        sink "$3"
         wait "$sp"
     }
     for j in 1 2; do
