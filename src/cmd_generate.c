@@ -168,7 +168,7 @@ static int parse_seconds(const char *arg, double *out, rs_err *err)
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
-    if (*arg < '0' || *arg > '9' || errno || *end || !(v >= 0 && v <= 86400)) {
+    if (strspn(arg, "0123456789.") != strlen(arg) || errno || *end || !(v >= 0 && v <= 86400)) {
         snprintf(err->msg, sizeof err->msg, "--connect-timeout: expected seconds from 0 to 86400, got \"%.64s\"",
                  arg);
         return RS_EUSAGE;

@@ -28,6 +28,16 @@ int net_url_parse(const char *s, const char *option, bool listening, net_url *u,
  * attempt gives up after the time left, or 10 s when not retrying. */
 int net_connect(const net_url *u, double retry_seconds, int *fd, rs_err *err);
 
+/* How long a finished stream waits for the peer to close its side. */
+#define NET_LINGER_MS 30000
+
+/* Ends a stream written to a connected socket: shuts down the sending side,
+ * then reads and drops whatever the peer sends until it closes too (or
+ * NET_LINGER_MS pass), and closes fd. Closing with unread input would make
+ * the kernel reset the connection and drop the stream's unsent tail. A reset
+ * before the peer's end of file is an error: it may not have everything. */
+int net_finish_output(int fd, const char *name, rs_err *err);
+
 typedef struct net_serve_options {
     unsigned max_clients; /* served at once; later ones wait to be accepted */
     bool once;            /* stop listening after the first client, exit when it is served */

@@ -4,10 +4,13 @@
  * like to a pipe, so a slow peer simply blocks it (backpressure for free). */
 #include "net.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -190,7 +193,7 @@ int net_connect(const net_url *u, double retry_seconds, int *fd, rs_err *err)
         *fd = c.fd;
         return 0;
     }
-    char why[160];
+    char why[400];
     if (c.failed_step && strcmp(c.failed_step, "resolve") == 0)
         snprintf(why, sizeof why, "cannot resolve \"%s\": %s", u->host, uv_strerror(c.last));
     else
@@ -200,4 +203,37 @@ int net_connect(const net_url *u, double retry_seconds, int *fd, rs_err *err)
     else
         snprintf(err->msg, sizeof err->msg, "%s: %s", u->text, why);
     return RS_EIO;
+}
+
+int net_finish_output(int fd, const char *name, rs_err *err)
+{
+    int rc = 0;
+    shutdown(fd, SHUT_WR);
+    for (int waited = 0; waited < NET_LINGER_MS;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, 1000);
+        if (r == 0) {
+            waited += 1000;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        char discard[16384];
+        ssize_t n = r < 0 ? -1 : read(fd, discard, sizeof discard);
+        if (n == 0)
+            break; /* the peer's end of file: it has read everything */
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err->msg, sizeof err->msg, "%s: the peer reset the connection at the end of the stream (%s)",
+                     name, uv_strerror(uv_translate_sys_error(errno)));
+            rc = RS_EIO;
+            break;
+        }
+    }
+    if (close(fd) != 0 && !rc) {
+        snprintf(err->msg, sizeof err->msg, "%s: %s", name, uv_strerror(uv_translate_sys_error(errno)));
+        rc = RS_EIO;
+    }
+    return rc;
 }

@@ -53,6 +53,7 @@ struct client {
     net_handle sock;
     uv_async_t wake; /* producer -> loop: chunks ready, or finished */
     uv_shutdown_t shutdown;
+    uv_timer_t linger; /* after our end of stream: the wait for the client's */
     server *srv;
     char peer[80];
     pthread_t thread;
@@ -75,6 +76,10 @@ struct client {
     int sock_err; /* first read/write error */
     uint64_t sent;
     bool finishing;
+    bool shut_down; /* our end of stream has been sent */
+    bool peer_eof;  /* the client has closed its sending side */
+    bool closing;
+    bool slot_freed; /* no longer counted in server.active */
     int closes_pending;
 };
 
@@ -215,10 +220,10 @@ static void fail_client(client *c, int code)
         char sent[32];
         human_bytes(c->sent, sent);
         if (c->srv->so->once)
-            snprintf(c->srv->once_err.msg, sizeof c->srv->once_err.msg, "client %s: disconnected after %s: %s",
+            snprintf(c->srv->once_err.msg, sizeof c->srv->once_err.msg, "client %s: disconnected after %s sent: %s",
                      c->peer, sent, uv_strerror(code));
         else
-            cli_error("client %s: disconnected after %s: %s", c->peer, sent, uv_strerror(code));
+            cli_error("client %s: disconnected after %s sent: %s", c->peer, sent, uv_strerror(code));
     }
     pthread_mutex_lock(&c->mu);
     c->cancel = true;
@@ -238,24 +243,52 @@ static void on_client_closed(uv_handle_t *h)
         free(c->all[i]);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->room);
+    bool counted = !c->slot_freed;
     free(c);
-    s->active--;
-    accept_waiting(s);
+    if (counted) {
+        s->active--;
+        accept_waiting(s);
+    }
 }
 
 static void close_client(client *c)
 {
-    c->closes_pending = 2;
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->closes_pending = 3;
     uv_close(&c->sock.handle, on_client_closed);
     uv_close((uv_handle_t *)&c->wake, on_client_closed);
+    uv_close((uv_handle_t *)&c->linger, on_client_closed);
 }
 
+static void on_linger_timeout(uv_timer_t *t)
+{
+    close_client(t->data);
+}
+
+/* Our end of stream is out. Closing now, with input from the client still
+ * unread, would reset the connection and drop the stream's unsent tail; so
+ * wait for the client's own end of file (on_read) for a while. */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     client *c = req->data;
     if (status < 0 && status != UV_ECANCELED)
         fail_client(c, status);
-    close_client(c);
+    c->shut_down = true;
+    if (status < 0 || c->peer_eof) {
+        close_client(c);
+        return;
+    }
+    /* The stream is out: the wait holds neither buffers (every write is
+     * done, the producer joined) nor a --max-clients slot. */
+    for (unsigned i = 0; i < c->nall; i++)
+        free(c->all[i]);
+    c->nall = 0;
+    uv_timer_start(&c->linger, on_linger_timeout, NET_LINGER_MS, 0);
+    c->slot_freed = true;
+    c->srv->active--;
+    accept_waiting(c->srv);
 }
 
 /* Ends the client once its producer is done and, unless the socket failed,
@@ -342,9 +375,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread >= 0)
         return;
     uv_read_stop(stream);
-    if (nread != UV_EOF) /* EOF: the client only closed its sending side */
+    if (nread == UV_EOF) /* before our end: it only closed its sending side */
+        c->peer_eof = true;
+    else /* a reset even after our end: it may not have had everything */
         fail_client(c, (int)nread);
-    maybe_finish(c);
+    if (c->shut_down)
+        close_client(c);
+    else
+        maybe_finish(c);
 }
 
 static void peer_name(client *c, unsigned serial)
@@ -404,7 +442,7 @@ static void accept_client(listener *l)
     if ((r = uv_accept(&l->sock.stream, &c->sock.stream)) != 0) {
         cli_error("%s: cannot accept: %s", s->u->text, uv_strerror(r));
         c->closes_pending = 1;
-        c->finishing = true;
+        c->finishing = c->closing = true;
         uv_close(&c->sock.handle, on_client_closed);
         return;
     }
@@ -412,8 +450,14 @@ static void accept_client(listener *l)
     if (s->so->once)
         stop_listening(s);
     uv_async_init(&s->loop, &c->wake, on_wake);
+    uv_timer_init(&s->loop, &c->linger);
+    c->linger.data = c;
     if ((r = pthread_create(&c->thread, NULL, produce, c)) != 0) {
-        cli_error("client %s: cannot start a thread: %s", c->peer, strerror(r));
+        if (s->so->once)
+            snprintf(s->once_err.msg, sizeof s->once_err.msg, "client %s: cannot start a thread: %s", c->peer,
+                     strerror(r));
+        else
+            cli_error("client %s: cannot start a thread: %s", c->peer, strerror(r));
         c->sock_err = UV_EAGAIN;
         c->finishing = true;
         close_client(c);
@@ -501,7 +545,6 @@ static int listen_tcp(server *s, rs_err *err)
             r = uv_listen(&l->sock.stream, BACKLOG, on_connection);
         if (r)
             break;
-        announce(s, l);
         if (strcmp(s->u->port, "0") == 0)
             break;
     }
@@ -510,6 +553,10 @@ static int listen_tcp(server *s, rs_err *err)
         snprintf(err->msg, sizeof err->msg, "%s: cannot listen: %s", s->u->text, uv_strerror(r));
         return RS_EIO;
     }
+    /* Announced only once every address listens: whoever waits for the
+     * line can connect. */
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        announce(s, &s->listeners[i]);
     return 0;
 }
 
@@ -520,7 +567,8 @@ static bool stale_socket(const char *path)
     struct stat st;
     if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
         return false;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a live server with a full backlog must not hang us. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return false;
     struct sockaddr_un sa;
@@ -530,6 +578,21 @@ static bool stale_socket(const char *path)
     bool refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno == ECONNREFUSED;
     close(fd);
     return refused;
+}
+
+static bool parent_exists(const char *path)
+{
+    char dir[sizeof ((net_url *)0)->path];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return true;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    return stat(dir, &st) == 0;
 }
 
 static int listen_unix(server *s, rs_err *err)
@@ -556,6 +619,8 @@ static int listen_unix(server *s, rs_err *err)
         cli_tempfile_add(s->u->path); /* a fatal signal removes it */
         r = uv_listen(&l->sock.stream, BACKLOG, on_connection);
     }
+    if (r == UV_EACCES && !parent_exists(s->u->path))
+        r = UV_ENOENT; /* libuv reports a missing directory as EACCES */
     if (r) {
         snprintf(err->msg, sizeof err->msg, "%s: cannot listen: %s", s->u->text, uv_strerror(r));
         return RS_EIO;

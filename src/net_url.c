@@ -52,6 +52,8 @@ int net_url_parse(const char *s, const char *option, bool listening, net_url *u,
         colon = close + 1;
         if (hlen == 0)
             return bad(option, s, "empty IPv6 address", err);
+        if (!memchr(h, ':', hlen))
+            return bad(option, s, "brackets are for IPv6 addresses only", err);
     } else {
         colon = strrchr(h, ':');
         if (!colon)
@@ -66,7 +68,7 @@ int net_url_parse(const char *s, const char *option, bool listening, net_url *u,
         return bad(option, s, "expected tcp://HOST:PORT with a host", err);
     memcpy(u->host, h, hlen);
     u->host[hlen] = '\0';
-    if (strpbrk(u->host, "/?#@ "))
+    if (strpbrk(u->host, "/?#@ ") || strpbrk(colon + 1, "/?#"))
         return bad(option, s, "expected tcp://HOST:PORT (no path, user or query)", err);
     if (parse_port(colon + 1, listening, u->port))
         return bad(option, s, listening ? "expected a port from 0 to 65535" : "expected a port from 1 to 65535", err);

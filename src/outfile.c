@@ -2,6 +2,7 @@
 #include "outfile.h"
 #include "cli.h"
 #include "fdio.h"
+#include "net.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 #include <zstd.h>
 
 #define OUT_CHUNK (1u << 20)
@@ -160,7 +162,7 @@ static int write_all(rs_out *o, const char *p, size_t len, rs_err *err)
     }
     if (o->socket && (errno == EPIPE || errno == ECONNRESET)) {
         snprintf(err->msg, sizeof err->msg, "%s: the peer closed the connection after %llu bytes (%s)",
-                 out_name(o), (unsigned long long)o->written, strerror(errno));
+                 out_name(o), (unsigned long long)o->written, uv_strerror(uv_translate_sys_error(errno)));
         return RS_EIO;
     }
     snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", out_name(o), strerror(errno));
@@ -254,10 +256,9 @@ int rs_out_commit(rs_out *o, rs_err *err)
     int rc = o->zstd ? zstd_feed(o, NULL, 0, ZSTD_e_end, err) : write_all(o, o->buf, o->used, err);
     o->used = 0;
     if (rc == 0 && o->path && !o->sink) {
-        /* A socket's end of stream: the peer reads EOF after the footer. */
-        if (o->socket)
-            shutdown(o->fd, SHUT_WR);
-        if (close(o->fd) != 0) {
+        if (o->socket) {
+            rc = net_finish_output(o->fd, o->path, err);
+        } else if (close(o->fd) != 0) {
             snprintf(err->msg, sizeof err->msg, "%s: write failed: %s", o->path, strerror(errno));
             rc = RS_EIO;
         }

@@ -7,6 +7,13 @@
   net_peer.py reset-after URL BYTES   read BYTES, then reset the connection
   net_peer.py serve-reset URL BYTES   accept one connection (prints "ready"),
                                       read BYTES, then reset it
+  net_peer.py talk URL                a client that keeps sending while it
+                                      reads its stream; prints the sha256
+  net_peer.py serve-talk URL          the same as a server for one connection
+                                      (prints "ready PORT" first)
+  net_peer.py full-backlog PATH       a Unix listener whose backlog is full and
+                                      that never accepts; prints "ready", then
+                                      waits for stdin to close
 URL is tcp://HOST:PORT, tcp://[V6]:PORT or unix:PATH.
 """
 import hashlib
@@ -48,6 +55,42 @@ def read_all(s, sink):
         sink(b)
 
 
+def talk(s):
+    """Reads s to its end while another thread keeps sending to it."""
+    stop = []
+
+    def chatter():
+        try:
+            while not stop:
+                s.sendall(b"hello\n" * 1000)
+                time.sleep(0.001)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=chatter, daemon=True)
+    t.start()
+    h = hashlib.sha256()
+    try:
+        read_all(s, h.update)
+    except OSError as e:
+        print("error: %s" % e)
+    stop.append(1)
+    print(h.hexdigest(), flush=True)
+    s.close()
+
+
+def listen_one(url):
+    family, addr = parse(url)
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    if family != socket.AF_UNIX:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(addr)
+    srv.listen(1)
+    port = srv.getsockname()[1] if family != socket.AF_UNIX else 0
+    print("ready %d" % port, flush=True)
+    return srv
+
+
 def main():
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "read":
@@ -63,6 +106,7 @@ def main():
         def one(i):
             h = hashlib.sha256()
             read_all(socks[i], h.update)
+            socks[i].close()
             digests[i] = h.hexdigest()
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
@@ -92,17 +136,30 @@ def main():
                 break
             got += len(b)
         reset(s)
+    elif mode == "talk":
+        talk(connect(url))
+    elif mode == "serve-talk":
+        srv = listen_one(url)
+        c, _ = srv.accept()
+        talk(c)
+        srv.close()
+    elif mode == "full-backlog":
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(url)
+        srv.listen(0)
+        clients = []
+        while True:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(url)
+            except BlockingIOError:
+                break
+            clients.append(c)
+        print("ready", flush=True)
+        sys.stdin.read()
     elif mode == "serve-reset":
-        family, addr = parse(url)
-        srv = socket.socket(family, socket.SOCK_STREAM)
-        if family != socket.AF_UNIX:
-            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(addr)
-        srv.listen(1)
-        if family != socket.AF_UNIX:
-            print("ready %d" % srv.getsockname()[1], flush=True)
-        else:
-            print("ready", flush=True)
+        srv = listen_one(url)
         c, _ = srv.accept()
         want, got = int(sys.argv[3]), 0
         while got < want:

@@ -92,6 +92,20 @@ expect_error "--output: a peer that resets mid-stream is one error line" 1 \
     timeout 60 "$RS" --seed 5 --reps 30000 --accounts 70000 --opportunities 100000 --output tcp://127.0.0.1:$port
 wait
 
+# A peer that keeps sending while it reads: closing with its bytes unread
+# would reset the connection and cut the stream's tail.
+big="--seed 5 --reps 30000 --accounts 70000 --opportunities 100000"
+big_sum=$("$RS" $big | sha256sum | cut -d' ' -f1)
+$PEER serve-talk tcp://127.0.0.1:0 >"$d/talk.out" &
+tp=$!
+for _ in $(seq 100); do grep -q ready "$d/talk.out" && break; sleep 0.05; done
+port=$(awk '/ready/ {print $2}' "$d/talk.out")
+timeout 60 "$RS" $big --output tcp://127.0.0.1:$port; st=$?
+wait $tp
+got=$(sed -n 2p "$d/talk.out")
+[ $st = 0 ] && [ "$got" = "$big_sum" ] && pass "--output: a peer that keeps sending still gets the whole stream" \
+    || fail "--output to a talking peer: status $st" "$(cat "$d/talk.out")"
+
 expect_error "--output needs a URL" 2 'expected tcp://HOST:PORT or unix:PATH' "$RS" --output out.ndjson
 expect_error "--output tcp:// needs a port" 2 'expected tcp://HOST:PORT' "$RS" --output tcp://localhost
 expect_error "--output port 0 is refused" 2 'port from 1 to 65535' "$RS" --output tcp://127.0.0.1:0
@@ -147,16 +161,17 @@ if start_server $A --listen tcp://127.0.0.1:0 --max-clients 8; then
 fi
 
 # A stream bigger than the socket buffers, so a reset lands mid-stream.
-big="--seed 5 --reps 30000 --accounts 70000 --opportunities 100000"
-big_sum=$("$RS" $big | sha256sum | cut -d' ' -f1)
 if start_server $big --listen tcp://127.0.0.1:0; then
     $PEER reset-after "$SRV_URL" 1000
     sums=$(timeout 60 $PEER many "$SRV_URL" 1)
     [ "$sums" = "$big_sum" ] && pass "a client that resets ends only its own stream; the next is served" \
         || fail "after a reset" "$sums"
+    got=$(timeout 60 $PEER talk "$SRV_URL")
+    [ "$got" = "$big_sum" ] && pass "--listen: a client that keeps sending still gets the whole stream" \
+        || fail "--listen to a talking client" "$got"
     kill -TERM $SRV_PID; wait $SRV_PID
     n=$(grep -c 'disconnected after' "$d/srv.err")
-    [ "$n" = 1 ] && grep -q 'client 127.0.0.1:[0-9]*: disconnected after .*: connection reset by peer' "$d/srv.err" \
+    [ "$n" = 1 ] && grep -q 'client 127.0.0.1:[0-9]*: disconnected after .* sent: connection reset by peer' "$d/srv.err" \
         && pass "the reset client is one line on the server's stderr" || fail "reset line" "$(cat "$d/srv.err")"
 fi
 
@@ -184,6 +199,22 @@ if start_server $A --listen unix:"$d/stale.sock" --once; then
     wait $SRV_PID
     same "--listen replaces a stale Unix socket file" "$d/stale.out"
 fi
+# A live server whose backlog is full: the stale-socket probe must not hang.
+mkfifo "$d/hold"
+$PEER full-backlog "$d/busy.sock" <"$d/hold" >"$d/busy.out" &
+bp=$!
+exec 9>"$d/hold"
+for _ in $(seq 100); do grep -q ready "$d/busy.out" && break; sleep 0.05; done
+expect_error "--listen where a live server's backlog is full" 1 'another server is listening there' \
+    timeout 10 "$RS" --listen unix:"$d/busy.sock"
+exec 9>&-
+wait $bp
+expect_error "--listen in a missing directory" 1 'cannot listen: no such file or directory' \
+    timeout 10 "$RS" --listen unix:"$d/no/such/dir.sock"
+expect_error "brackets only around IPv6 addresses" 2 'for IPv6 addresses only' "$RS" --output 'tcp://[127.0.0.1]:80'
+expect_error "a URL with a path" 2 'no path' "$RS" --output tcp://localhost:80/x
+expect_error "--connect-timeout in hex" 2 'expected seconds' "$RS" --output tcp://127.0.0.1:9 --connect-timeout 0x1
+
 echo keep >"$d/regular"
 expect_error "--listen on a regular file's path" 1 'exists and is not a socket' timeout 10 "$RS" --listen unix:"$d/regular"
 [ "$(cat "$d/regular")" = keep ] && pass "the regular file is left alone" || fail "regular file changed"
