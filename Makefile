@@ -1,5 +1,6 @@
 # revops-stream: plain Makefile. `make` builds ./revops-stream, `make test`
-# runs the unit and command tests, then all of them again under ASan+UBSan.
+# runs the unit and command tests, then all of them again under ASan+UBSan,
+# then a short pass of each libFuzzer target (`make fuzz` for a long one).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -28,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test check check-units check-scripts check-asan bench install uninstall clean
+.PHONY: all deps test check check-units check-scripts check-asan check-fuzz fuzz fuzz-build bench install uninstall clean FORCE
 
 all: $(BIN)
 
@@ -73,9 +74,42 @@ test: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-fuzz
 
 bench: deps all
 	scripts/bench.sh
+
+# libFuzzer targets (clang, ASan+UBSan) for the parsers: tests/fuzz/fuzz_*.c.
+# `make fuzz` runs each for FUZZ_SECONDS from its seed corpus
+# (tests/fuzz/corpus/NAME) into build/fuzz/corpus/NAME; crashes land in
+# build/fuzz/. `make check-fuzz` is the short pass `make test` runs.
+FUZZ_SECONDS ?= 300
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-unknown-warning-option
+FUZZ_BIN   := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h FORCE
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_SAN)" build/fuzz/librevops.a
+	clang -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	    $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -o $@ $< build/fuzz/librevops.a $(LIBS)
+
+fuzz-build: deps $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    mkdir -p build/fuzz/corpus/$$n; \
+	    echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	    if ! build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+	        -artifact_prefix=build/fuzz/fuzz_$$n- -print_final_stats=1 \
+	        build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/fuzz_$$n.log 2>&1; then \
+	        tail -40 build/fuzz/fuzz_$$n.log; exit 1; fi; \
+	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' build/fuzz/fuzz_$$n.log; \
+	done
+
+check-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),10)
+
+FORCE:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

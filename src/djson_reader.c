@@ -120,6 +120,7 @@ static int derr(rs_djson_reader *d, const char *fmt, const char *a, const char *
 
 static bool arena_put(rs_djson_reader *d, const unsigned char *s, size_t len, size_t *off)
 {
+    *off = d->alen;
     if (d->alen + len > d->acap) {
         size_t ncap = d->acap ? d->acap : CHUNK;
         while (ncap < d->alen + len)
@@ -133,7 +134,6 @@ static bool arena_put(rs_djson_reader *d, const unsigned char *s, size_t len, si
         d->acap = ncap;
     }
     memcpy(d->arena + d->alen, s, len);
-    *off = d->alen;
     d->alen += len;
     return true;
 }
@@ -436,8 +436,12 @@ int rs_djson_open(rs_djson_reader **out, const char *path, rs_err *err)
     }
     if (d->spool_fd >= 0)
         rs_zin_set_tee(d->zin, d->spool_fd);
+    /* The string arena exists from the start: offsets into it are taken
+     * even for empty strings. */
     d->chunk = malloc(CHUNK);
-    if (!d->chunk || reset_parse(d) != 0) {
+    d->arena = malloc(CHUNK);
+    d->acap = CHUNK;
+    if (!d->chunk || !d->arena || reset_parse(d) != 0) {
         rs_djson_close(d);
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;

@@ -352,10 +352,11 @@ static int parse_products(const char *v, char ***out, size_t *nout)
         } else if (!close) {
             const char *e = strchr(p, ',');
             size_t len = e ? (size_t)(e - p) : strlen(p);
+            const char *next = p + len; /* the comma or the end: progress even for blanks */
             while (len > 0 && isspace((unsigned char)p[len - 1]))
                 len--;
-            item = strndup(p, len);
-            p += len;
+            item = len ? strndup(p, len) : NULL; /* an empty name is an error */
+            p = next;
         } else {
             item = NULL;
         }
@@ -426,11 +427,36 @@ static const setting *find_setting(const char *name)
     return NULL;
 }
 
+/* The start of a value for an error message, on one line: a value from a
+ * settings file may span lines (a tuple); runs of whitespace and control
+ * characters become one space. */
+static void one_line(const char *v, char *out, size_t cap)
+{
+    size_t n = 0;
+    bool space = false;
+    for (; *v && n + 1 < cap - 3; v++) {
+        unsigned char c = (unsigned char)*v;
+        if (c < 0x20 || c == 0x7f || c == ' ') {
+            space = n > 0;
+            continue;
+        }
+        if (space && n + 2 < cap - 3)
+            out[n++] = ' ';
+        space = false;
+        out[n++] = (char)c;
+    }
+    if (*v)
+        memcpy(out + n, "...", 3), n += 3;
+    out[n] = '\0';
+}
+
 int rs_settings_set(rs_settings *s, const char *name, const char *value, rs_err *err)
 {
     const setting *st = find_setting(name);
     if (!st) {
-        snprintf(err->msg, sizeof err->msg, "unknown setting \"%.64s\"", name);
+        char shown[72];
+        one_line(name, shown, sizeof shown);
+        snprintf(err->msg, sizeof err->msg, "unknown setting \"%s\"", shown);
         return RS_EUSAGE;
     }
     char *field = (char *)s + st->off;
@@ -509,7 +535,9 @@ int rs_settings_set(rs_settings *s, const char *name, const char *value, rs_err 
     }
     }
     if (bad) {
-        snprintf(err->msg, sizeof err->msg, "%s: expected %s, got \"%.64s\"", name, what, value);
+        char shown[72];
+        one_line(value, shown, sizeof shown);
+        snprintf(err->msg, sizeof err->msg, "%s: expected %s, got \"%s\"", name, what, shown);
         return RS_EUSAGE;
     }
     return 0;

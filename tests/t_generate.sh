@@ -268,3 +268,9 @@ expect_error "-o into a missing directory" 1 'no-such-dir' "$RS" -o "$work/no-su
 
 rm -rf "$work"
 unset SOURCE_DATE_EPOCH
+
+# Found by fuzzing: a bare product list with a blank item looped forever.
+printf 'PRODUCTS = \f\r,\r,x\n' >"${TMPDIR:-/tmp}/rs-blank-products.conf"
+expect_error "a blank product name is an error, not a hang" 2 'PRODUCTS: expected a tuple' \
+    timeout 10 "$RS" --settings "${TMPDIR:-/tmp}/rs-blank-products.conf"
+rm -f "${TMPDIR:-/tmp}/rs-blank-products.conf"
