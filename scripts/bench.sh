@@ -199,9 +199,11 @@ if $has_net && command -v socat >/dev/null 2>&1; then
     to_socket() { sink "$3" & timeout 600 "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
     # served J URL CONNECT-ADDRESS: one --listen --once run with a socat client.
     served() {
+        # A fresh file each run, so an earlier run's announcement can't be read.
+        rm -f "$work/srv.err"
         timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>"$work/srv.err" &
         local sp=$!
-        until grep -q 'listening on' "$work/srv.err"; do sleep 0.01; done
+        until grep -qs 'listening on' "$work/srv.err"; do sleep 0.01; done
         sink "$3"
         wait "$sp"
     }
