@@ -122,6 +122,17 @@ popts=(--will-cite -q --halt now,fail=1 --joblog "$tmp/joblog" "${ssh[@]}")
 [ -n "${SOURCE_DATE_EPOCH:-}" ] && [ ${#ssh[@]} -gt 0 ] && popts+=(--env SOURCE_DATE_EPOCH)
 merge=("$local_bin" merge "${compact[@]}" "${memory[@]}")
 [ -n "$out" ] && merge+=(-o "$out")
+# merge checks every record against the data model: it takes the settings
+# options that the shards were generated with.
+gen_opts=("$@")
+for ((i = 0; i < ${#gen_opts[@]}; i++)); do
+    case "${gen_opts[i]}" in
+        --seed | --reps | --accounts | --opportunities | --as-of | --set | --settings | --vocab)
+            merge+=("${gen_opts[i]}" "${gen_opts[i + 1]:-}"); i=$((i + 1)) ;;
+        --seed=* | --reps=* | --accounts=* | --opportunities=* | --as-of=* | --set=* | --settings=* | --vocab=*)
+            merge+=("${gen_opts[i]}") ;;
+    esac
+done
 
 # first_error FILE...: the first line that names a revops-stream error, else the
 # first non-empty line of these files (the failed shard's own stderr comes first).

@@ -3,6 +3,9 @@
 #define RS_CLI_H
 
 #include "revops/revops.h"
+#include "validate.h"
+
+#include <getopt.h>
 
 #define RS_PROG "revops-stream"
 
@@ -30,6 +33,49 @@ int cli_generated_at(char out[40], rs_err *err);
 int cli_check_generated_at(const char *s, rs_err *err);
 /* The same, writing the header's form: .ffffff and a +HH:MM offset. */
 int cli_normalize_generated_at(const char *s, char out[40], rs_err *err);
+
+/* ---- the settings options of validate and merge (cli_check.c) ---- */
+/* What data set the data-model rules check against: generate's settings
+ * options, each option applied to s (and to probe, which starts from
+ * impossible values so that what was given explicitly shows). */
+typedef struct cli_check {
+    rs_settings s, probe;
+    const char *vocab_dir;
+    rs_vocab vocab;
+    bool vocab_loaded;
+} cli_check;
+
+enum {
+    CLI_OPT_SEED = 300,
+    CLI_OPT_REPS,
+    CLI_OPT_ACCOUNTS,
+    CLI_OPT_OPPS,
+    CLI_OPT_AS_OF,
+    CLI_OPT_SET,
+    CLI_OPT_SETTINGS,
+    CLI_OPT_VOCAB,
+};
+
+/* getopt_long entries for the options that say which settings were used. */
+#define CLI_CHECK_SETTINGS_OPTIONS                                  \
+    {"set", required_argument, NULL, CLI_OPT_SET},                  \
+    {"settings", required_argument, NULL, CLI_OPT_SETTINGS},        \
+    {"vocab", required_argument, NULL, CLI_OPT_VOCAB}
+/* ... and those that say which data set to expect (validate only). */
+#define CLI_CHECK_EXPECT_OPTIONS                                    \
+    {"seed", required_argument, NULL, CLI_OPT_SEED},                \
+    {"reps", required_argument, NULL, CLI_OPT_REPS},                \
+    {"accounts", required_argument, NULL, CLI_OPT_ACCOUNTS},        \
+    {"opportunities", required_argument, NULL, CLI_OPT_OPPS},       \
+    {"as-of", required_argument, NULL, CLI_OPT_AS_OF}
+
+void cli_check_init(cli_check *c);
+/* Applies one CLI_OPT_* option (--vocab is only noted: loaded by config). */
+int cli_check_option(cli_check *c, int opt, const char *arg, rs_err *err);
+/* After the options: checks the settings, loads the vocabularies and fills
+ * cfg, which points into c (c must outlive the validator). */
+int cli_check_config(cli_check *c, bool lenient, rs_validator_config *cfg, rs_err *err);
+void cli_check_free(cli_check *c);
 
 /* Subcommands: each returns the process exit status. */
 int cmd_generate(int argc, char **argv);

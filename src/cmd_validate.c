@@ -55,66 +55,15 @@ static const char usage[] =
     "Exit status: 0 every rule holds (warnings allowed), 1 a rule failed or the\n"
     "input is unreadable or malformed, 2 usage error.\n";
 
-enum {
-    OPT_SEED = 256,
-    OPT_REPS,
-    OPT_ACCOUNTS,
-    OPT_OPPS,
-    OPT_AS_OF,
-    OPT_SET,
-    OPT_SETTINGS,
-    OPT_VOCAB,
-    OPT_LENIENT,
-};
+enum { OPT_LENIENT = 256 };
 
 static const struct option longopts[] = {
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"reps", required_argument, NULL, OPT_REPS},
-    {"accounts", required_argument, NULL, OPT_ACCOUNTS},
-    {"opportunities", required_argument, NULL, OPT_OPPS},
-    {"as-of", required_argument, NULL, OPT_AS_OF},
-    {"set", required_argument, NULL, OPT_SET},
-    {"settings", required_argument, NULL, OPT_SETTINGS},
-    {"vocab", required_argument, NULL, OPT_VOCAB},
+    CLI_CHECK_EXPECT_OPTIONS,
+    CLI_CHECK_SETTINGS_OPTIONS,
     {"lenient", no_argument, NULL, OPT_LENIENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-/* Applies one settings option. */
-static int apply_option(rs_settings *s, int opt, const char *arg, rs_err *err)
-{
-    switch (opt) {
-    case OPT_SEED:
-        return rs_settings_set(s, "SEED", arg, err);
-    case OPT_REPS:
-        return rs_settings_set(s, "NUM_REPS", arg, err);
-    case OPT_ACCOUNTS:
-        return rs_settings_set(s, "NUM_ACCOUNTS", arg, err);
-    case OPT_OPPS:
-        return rs_settings_set(s, "NUM_OPPORTUNITIES", arg, err);
-    case OPT_AS_OF:
-        return rs_settings_set(s, "AS_OF", arg, err);
-    case OPT_SETTINGS:
-        return rs_settings_load_file(s, arg, err);
-    default: {
-        const char *eq = strchr(arg, '=');
-        if (!eq || eq == arg) {
-            snprintf(err->msg, sizeof err->msg, "--set: expected NAME=VALUE, got \"%.64s\"", arg);
-            return RS_EUSAGE;
-        }
-        char name[128];
-        size_t n = (size_t)(eq - arg);
-        if (n >= sizeof name) {
-            snprintf(err->msg, sizeof err->msg, "--set: unknown setting \"%.64s\"", arg);
-            return RS_EUSAGE;
-        }
-        memcpy(name, arg, n);
-        name[n] = '\0';
-        return rs_settings_set(s, name, eq + 1, err);
-    }
-    }
-}
 
 /* ---- input format detection ---- */
 
@@ -380,22 +329,13 @@ static int run(rs_validator *v, const char *path, bool djson, rs_err *err)
 
 int cmd_validate(int argc, char **argv)
 {
-    rs_settings s, probe;
-    rs_vocab vocab;
+    cli_check chk;
     rs_err err = {{0}};
-    const char *vocab_dir = NULL;
-    bool lenient = false, vocab_loaded = false;
+    bool lenient = false;
     int status = 2;
     rs_validator *v = NULL;
 
-    rs_settings_init(&s);
-    /* probe gets the same options from impossible starting values, so that
-     * what the options set explicitly shows as a change. */
-    rs_settings_init(&probe);
-    probe.seed = UINT64_MAX;
-    probe.num_reps = probe.num_accounts = probe.num_opportunities = UINT64_MAX;
-    probe.as_of = INT32_MIN;
-
+    cli_check_init(&chk);
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -407,17 +347,12 @@ int cmd_validate(int argc, char **argv)
         case OPT_LENIENT:
             lenient = true;
             break;
-        case OPT_VOCAB:
-            vocab_dir = optarg;
-            break;
         case ':':
         case '?':
             status = cli_option_error("validate", opt, argv);
             goto out;
         default: {
-            int rc = apply_option(&s, opt, optarg, &err);
-            if (!rc)
-                rc = apply_option(&probe, opt, optarg, &err);
+            int rc = cli_check_option(&chk, opt, optarg, &err);
             if (rc) {
                 cli_error("validate: %s", err.msg);
                 status = cli_exit_code(rc);
@@ -432,39 +367,13 @@ int cmd_validate(int argc, char **argv)
     }
     const char *path = optind < argc ? argv[optind] : "-";
 
-    unsigned explicit_mask = 0;
-    if (probe.seed != UINT64_MAX)
-        explicit_mask |= RS_VX_SEED;
-    if (probe.num_reps != UINT64_MAX)
-        explicit_mask |= RS_VX_REPS;
-    if (probe.num_accounts != UINT64_MAX)
-        explicit_mask |= RS_VX_ACCOUNTS;
-    if (probe.num_opportunities != UINT64_MAX)
-        explicit_mask |= RS_VX_OPPORTUNITIES;
-    if (probe.as_of != INT32_MIN)
-        explicit_mask |= RS_VX_AS_OF;
-
-    /* Counts not given are unknown here (the header may bring them), so only
-     * given counts take part in the feasibility checks. */
-    rs_settings chk = s;
-    unsigned all = RS_VX_REPS | RS_VX_ACCOUNTS | RS_VX_OPPORTUNITIES;
-    if ((explicit_mask & all) != all)
-        chk.num_reps = chk.num_accounts = chk.num_opportunities = 0;
-    int rc = rs_settings_check(&chk, &err);
-    if (rc) {
-        cli_error("validate: %s", err.msg);
-        goto out;
-    }
-
-    rc = vocab_dir ? rs_vocab_load_dir(&vocab, vocab_dir, &err) : rs_vocab_builtin(&vocab, &err);
+    rs_validator_config cfg;
+    int rc = cli_check_config(&chk, lenient, &cfg, &err);
     if (rc) {
         cli_error("validate: %s", err.msg);
         status = cli_exit_code(rc);
         goto out;
     }
-    vocab_loaded = true;
-
-    rs_validator_config cfg = {&s, &vocab, explicit_mask, lenient};
     if ((rc = rs_validator_create(&v, &cfg, &err))) {
         cli_error("validate: %s", err.msg);
         status = 1;
@@ -501,9 +410,6 @@ int cmd_validate(int argc, char **argv)
     }
 out:
     rs_validator_free(v);
-    if (vocab_loaded)
-        rs_vocab_free(&vocab);
-    rs_settings_free(&s);
-    rs_settings_free(&probe);
+    cli_check_free(&chk);
     return status;
 }

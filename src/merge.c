@@ -93,6 +93,9 @@ typedef struct merge {
     /* stage 2: per type, the shard that owns the next rank and its last rank */
     uint64_t ak[RS_NTYPES], ab[RS_NTYPES];
     rs_sorter *sorter;
+    uint64_t budget; /* memory for sorting: --memory less the validator's */
+    rs_validator *v; /* NULL without o->check */
+    uint64_t warned; /* violations that were only warnings (lenient) */
     rs_merge_stats *stats;
     rs_err err;
 } merge;
@@ -282,6 +285,66 @@ static int alloc_shards(merge *m, size_t i, uint64_t line, uint64_t count)
     return 0;
 }
 
+/* The validator, from the first header: its memory comes out of the
+ * budget, and the settings digest is checked before anything is written. */
+static int start_check(merge *m, size_t i, uint64_t line)
+{
+    const uint64_t *n = m->hdr.counts;
+    uint64_t need = rs_validator_bytes_for(n[0], n[1], n[2]);
+    if (need > m->o->memory / 2) {
+        uint64_t mib = need == UINT64_MAX ? UINT64_MAX : (need >> 20) + 1;
+        return fail_at(m, i, line,
+                       "checking the data model keeps about %llu MiB for these counts, over half of --memory "
+                       "(%llu MiB): give --memory %lluM or more, or --no-validate",
+                       (unsigned long long)mib, (unsigned long long)(m->o->memory >> 20),
+                       (unsigned long long)(mib > UINT64_MAX / 2 ? mib : 2 * mib));
+    }
+    m->budget = m->o->memory - need;
+    if (m->sp.budget > m->budget)
+        m->sp.budget = m->budget;
+    /* A header without a settings digest (split writes such) stands for data
+     * of unknown settings: the formulas are checked as validate --lenient
+     * does, which merge then lets pass. */
+    rs_validator_config cfg = *m->o->check;
+    if (!m->hdr.settings[0])
+        cfg.lenient = true;
+    rs_err verr;
+    if (rs_validator_create(&m->v, &cfg, &verr))
+        return nomem(m);
+    rs_record hrec;
+    memset(&hrec, 0, sizeof hrec);
+    hrec.kind = RS_REC_HEADER;
+    hrec.header = m->hdr;
+    hrec.header.shard_index = hrec.header.shard_count = 1; /* the whole data set */
+    if (rs_validator_feed(m->v, &hrec, &verr))
+        return fail_at(m, i, line, "%s", verr.msg);
+    const rs_vresult *r = rs_validator_find(m->v, "settings");
+    if (r && r->count)
+        return fail_at(m, i, line, "%s; merge checks every record against the settings it was made with",
+                       r->detail);
+    return 0;
+}
+
+/* Reports the first violated rule as the merge's error. */
+static int check_failed(merge *m, size_t input, uint64_t line)
+{
+    for (size_t k = 0; k < rs_validator_nresults(m->v); k++) {
+        const rs_vresult *r = rs_validator_result(m->v, k);
+        if (!r->count || r->warning)
+            continue;
+        char where[64] = "";
+        if (r->type == RS_VWHERE_HEADER)
+            snprintf(where, sizeof where, "header: ");
+        else if (r->has_id)
+            snprintf(where, sizeof where, "%s %lld: ", rs_type_name((rs_type)r->type), (long long)r->id);
+        if (line)
+            return fail_at(m, input, line, "rule %s: %s%s (validate lists every rule)", r->rule, where, r->detail);
+        return fail(m, "rule %s failed (%llu violation%s; first %s%s): the merged data.json would not validate",
+                    r->rule, (unsigned long long)r->count, r->count == 1 ? "" : "s", where, r->detail);
+    }
+    return 0;
+}
+
 static int on_header(merge *m, size_t i, const rs_record *rec)
 {
     const rs_header *h = &rec->header;
@@ -299,6 +362,8 @@ static int on_header(merge *m, size_t i, const rs_record *rec)
         m->hdr_input = i;
         m->hdr_line = rec->line;
         snprintf(m->gen_at, sizeof m->gen_at, "%s", h->generated_at);
+        if (m->o->check && (rc = start_check(m, i, rec->line)))
+            return rc;
     } else {
         char why[200];
         if (foreign(m, h, why, sizeof why))
@@ -499,8 +564,23 @@ static int emit(merge *m, const rs_entity *e, size_t input, uint64_t line, shard
                        "beyond repair",
                        tn, (long long)id, rs_type_name((rs_type)m->cur));
     }
-    if (t > m->cur)
+    if (t > m->cur) {
+        /* Every earlier type is whole before the next one starts (a stream
+         * made with --types lacks some). Territories have no header count. */
+        for (int u = RS_REP; u < t; u++) {
+            if (m->seen[u] == hcount(m, u))
+                continue;
+            if (!m->seen[u])
+                return fail_at(m, input, line,
+                               "%s records but no %s records before them (made with --types?): data.json needs all "
+                               "five types",
+                               tn, rs_type_name((rs_type)u));
+            return fail_at(m, input, line, "%s records after %llu %s records of the header's %llu", tn,
+                           (unsigned long long)m->seen[u], rs_type_name((rs_type)u),
+                           (unsigned long long)hcount(m, u));
+        }
         m->cur = t;
+    }
     if (t == RS_HISTORY) {
         if (m->seen[t] && id <= m->last_hist)
             return fail_at(m, input, line, "opportunity_history id %lld after id %lld: duplicate or out of order",
@@ -527,6 +607,18 @@ static int emit(merge *m, const rs_entity *e, size_t input, uint64_t line, shard
     if (!owner->first[t])
         owner->first[t] = rank;
     owner->last[t] = rank;
+    if (m->v) {
+        rs_err verr;
+        if (rs_validator_feed_entity(m->v, e, &verr))
+            return fail_at(m, input, line, "%s", verr.msg);
+        /* Stop at the first violation, at the line that shows it. */
+        if (rs_validator_violations(m->v) > m->warned) {
+            int rc = check_failed(m, input, line);
+            if (rc)
+                return rc;
+            m->warned = rs_validator_violations(m->v);
+        }
+    }
     if (t == RS_TERRITORY)
         return rs_pyj_entity(&m->tw, e) ? wfail(m, &m->tw) : 0;
     if (TYPE_SLOT[t] != m->slot) {
@@ -794,7 +886,7 @@ static int stage2(merge *m)
 {
     int rc;
     m->stage2 = true;
-    if ((rc = rs_sorter_create(&m->sorter, m->o->memory, m->o->tmpdir, &m->err)))
+    if ((rc = rs_sorter_create(&m->sorter, m->budget, m->o->tmpdir, &m->err)))
         return rc;
     for (size_t i = 0; i < m->nin; i++) {
         if ((rc = drain(m, i)))
@@ -878,7 +970,23 @@ static int finish(merge *m)
                        (unsigned long long)hcount(m, t), tn, (unsigned long long)m->nsh,
                        (unsigned long long)m->seen[t]);
     }
-    int rc = advance_to(m, 4);
+    int rc;
+    if (m->v) {
+        /* The rules over the whole data set, before the document is closed:
+         * on stdout an invalid merge never ends as a complete document. */
+        rs_record frec;
+        memset(&frec, 0, sizeof frec);
+        frec.kind = RS_REC_FOOTER;
+        frec.footer.shard_index = frec.footer.shard_count = 1;
+        frec.footer.present_mask = (1u << RS_NTYPES) - 1;
+        memcpy(frec.footer.records, m->seen, sizeof frec.footer.records);
+        rs_err verr;
+        if (rs_validator_feed(m->v, &frec, &verr) || rs_validator_finish(m->v, &verr))
+            return fail(m, "%s", verr.msg);
+        if ((rc = check_failed(m, 0, 0)))
+            return rc;
+    }
+    rc = advance_to(m, 4);
     if (rc)
         return rc;
     if (rs_pyj_array_end(&m->w) || rs_pyj_end(&m->w) || rs_pyj_flush(&m->w))
@@ -920,6 +1028,7 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
     m.sink_err = sink_err;
     m.cur = -1;
     m.slot = -1;
+    m.budget = o->memory;
     rs_spool_init(&m.sp, o->memory);
     int rc = 0;
     m.in = calloc(npaths ? npaths : 1, sizeof *m.in);
@@ -946,6 +1055,7 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
             rs_sorter_get_stats(m.sorter, &stats->sort);
     }
     rs_sorter_free(m.sorter);
+    rs_validator_free(m.v);
     for (size_t i = 0; i < m.nin; i++) {
         rs_ndjson_close(m.in[i].r);
         free(m.in[i].open);

@@ -14,12 +14,17 @@
 
 #include "revops/revops.h"
 #include "spill.h"
+#include "validate.h"
 
 typedef struct rs_merge_options {
     bool compact;             /* json.dumps form instead of indent=2 */
     uint64_t memory;          /* budget for sorting (and the territory spool) */
     const char *generated_at; /* NULL: the earliest of the shards' headers */
     const char *tmpdir;       /* NULL: $TMPDIR, else /tmp */
+    /* The data-model rules (validate.h) every record must keep, so that merge
+     * never writes a data.json that validate rejects; NULL: structure only.
+     * The validator's memory (rs_validator_bytes_for) comes out of memory. */
+    const rs_validator_config *check;
 } rs_merge_options;
 
 typedef struct rs_merge_stats {

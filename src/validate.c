@@ -157,6 +157,7 @@ struct rs_validator {
     size_t cap_names[RS_HISTORY];
     int64_t *ind_first_acc; /* per industry: first account id with it, 0 = none */
     __int128 total;
+    uint64_t violations; /* of every rule, so far */
 
     bool hist_any;
     int64_t hist_last_id;
@@ -321,6 +322,7 @@ static void vviolate(rs_validator *v, int rule, int type, bool has_id, int64_t i
     rs_vresult *r = &v->res[rule];
     uint64_t had = r->count;
     r->count += n;
+    v->violations += n;
     if (had && !before(type, id, r->type, r->id))
         return;
     r->type = type;
@@ -879,7 +881,15 @@ int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err)
         v->footer = rec->footer;
         return 0;
     }
-    const rs_entity *e = &rec->entity;
+    return rs_validator_feed_entity(v, &rec->entity, err);
+}
+
+int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err)
+{
+    if (v->finished)
+        return structure(err, "record after the end");
+    if (v->have_footer)
+        return structure(err, "a record after the footer");
     if ((unsigned)e->type >= RS_NTYPES)
         return structure(err, "unknown record type");
     /* Territories may come first (stream) or after opportunities (data.json);
@@ -1196,4 +1206,24 @@ size_t rs_validator_warned(const rs_validator *v)
     for (int r = 0; r < R_NRULES; r++)
         n += v->res[r].count && v->res[r].warning;
     return n;
+}
+
+uint64_t rs_validator_violations(const rs_validator *v)
+{
+    return v->violations;
+}
+
+uint64_t rs_validator_bytes_for(uint64_t reps, uint64_t accounts, uint64_t opportunities)
+{
+    /* Saturating: counts come from untrusted headers. */
+    const uint64_t per[3] = {sizeof(rep_st) + sizeof(name_ref), sizeof(acc_st) + sizeof(name_ref),
+                             sizeof(opp_st) + sizeof(name_ref)};
+    const uint64_t n[3] = {reps, accounts, opportunities};
+    uint64_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        if (n[i] > (UINT64_MAX - total) / per[i])
+            return UINT64_MAX;
+        total += n[i] * per[i];
+    }
+    return total;
 }

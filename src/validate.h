@@ -51,6 +51,8 @@ int rs_validator_create(rs_validator **v, const rs_validator_config *cfg, rs_err
  * validation impossible (second header, record after the footer, types out of
  * dependency order) with a message without location, or RS_ENOMEM. */
 int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err);
+/* The same for one entity (as rs_record.entity), without copying a record. */
+int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err);
 /* Evaluates the rules that need every record; call once, after the last feed. */
 int rs_validator_finish(rs_validator *v, rs_err *err);
 /* Every rule, in a fixed order, held or not (valid after finish). */
@@ -63,6 +65,12 @@ uint64_t rs_validator_records(const rs_validator *v);
 /* Rules that failed (not counting warnings), and rules that only warned. */
 size_t rs_validator_failed(const rs_validator *v);
 size_t rs_validator_warned(const rs_validator *v);
+/* Violations of every rule (warnings too) found so far: lets a caller stop
+ * at the first one, before rs_validator_finish. */
+uint64_t rs_validator_violations(const rs_validator *v);
+/* About the memory a validator keeps for a data set of these counts (its
+ * per-record state; history records keep none). UINT64_MAX on overflow. */
+uint64_t rs_validator_bytes_for(uint64_t reps, uint64_t accounts, uint64_t opportunities);
 void rs_validator_free(rs_validator *v);
 
 #endif

@@ -125,7 +125,7 @@ plain_set=(--set RECENT_CLOSE_PCT=0.2 --set NUM_ACCOUNTS=1000 --set NUM_OPPORTUN
 same "--settings NAME = VALUE file == the same --set options" "$work/p1.ndjson" "$work/p2.ndjson"
 "$RS" >"$work/default.ndjson"
 differ "--settings changes the output" "$work/default.ndjson" "$work/p1.ndjson"
-"$RS" merge <"$work/p1.ndjson" >"$work/p1.json"
+"$RS" merge --settings "$work/plain.conf" <"$work/p1.ndjson" >"$work/p1.json"
 check "--settings output meets every invariant (oracle)" \
     "${oracle[@]}" "$work/p1.json" --stream "$work/p1.ndjson" "${plain_set[@]}"
 
@@ -165,13 +165,13 @@ py_set=(--set NUM_REPS=40 --set NUM_ACCOUNTS=1000 --set NUM_OPPORTUNITIES=1500
 "$RS" "${py_set[@]}" >"$work/py2.ndjson"
 same "--settings settings.py == the same --set options" "$work/py1.ndjson" "$work/py2.ndjson"
 differ "settings.py changes the output" "$work/default.ndjson" "$work/py1.ndjson"
-"$RS" merge <"$work/py1.ndjson" >"$work/py1.json"
+"$RS" merge --settings "$work/settings.py" <"$work/py1.ndjson" >"$work/py1.json"
 check "settings.py output meets every invariant (oracle)" \
     "${oracle[@]}" "$work/py1.json" --stream "$work/py1.ndjson" "${py_set[@]}"
 
 # ---- --vocab with non-ASCII tokens
 vocab="$TESTS_DIR/vocab-utf8"
-if "$RS" --vocab "$vocab" >"$work/v.ndjson" 2>"$work/err" && "$RS" merge <"$work/v.ndjson" >"$work/v.json" 2>"$work/err"
+if "$RS" --vocab "$vocab" >"$work/v.ndjson" 2>"$work/err" && "$RS" merge --vocab "$vocab" <"$work/v.ndjson" >"$work/v.json" 2>"$work/err"
 then pass "--vocab tests/vocab-utf8: generate and merge"
 else fail "--vocab tests/vocab-utf8: generate and merge" "$(cat "$work/err")"; fi
 check "--vocab: every line is UTF-8 JSON" python3 -c '

@@ -50,6 +50,11 @@ order() { python3 -c 'import random, sys; f = sys.argv[2:]; random.Random(int(sy
 
 n_opp=20000
 quick && n_opp=3000
+# Small enough that sorting spills; the data-model checks take their share
+# (about 40 bytes per rep, account and opportunity) out of it.
+MEM=4M
+quick && MEM=1M
+export MEM
 # opts SEED N: generate options for N opportunities in the default proportions.
 opts() { echo "--seed $1 --reps $(($2 * 3 / 10)) --accounts $(($2 * 7 / 10)) --opportunities $2"; }
 read -ra O <<<"$(opts 12 "$n_opp")"
@@ -69,7 +74,7 @@ for n in 2 3 7; do
     merged "shards of $n in shuffled file order == the unsharded merge" "$work/whole.json" \
         "$RS" merge "${shuffled[@]}"
     merged "shards of $n, one after another in one pipe (shuffled order)" "$work/whole.json" \
-        bash -c 'cat "$@" | "$0" merge --memory 1M' "$RS" "${shuffled[@]}"
+        bash -c 'cat "$@" | "$0" merge --memory $MEM' "$RS" "${shuffled[@]}"
 done
 merged "shards of 3 --compact == the unsharded merge --compact" "$work/whole.c.json" \
     "$RS" merge --compact "$work/s3-2.ndjson" "$work/s3-3.ndjson" "$work/s3-1.ndjson"
@@ -84,44 +89,44 @@ same "shards of 7 with -o" "$d/data.json" "$work/whole.json"
 equals "-o leaves only the output" "$(ls -A "$d")" "data.json"
 rm -rf "$d"
 
-# ---- interleaved and shuffled lines, sorted within --memory 1M (spilling)
+# ---- interleaved and shuffled lines, sorted within --memory $MEM (spilling)
 mix interleave 1 "$work/inter.ndjson" "$work"/s7-*.ndjson
-merged "7 shards' lines interleaved, each shard in order, --memory 1M" "$work/whole.json" \
-    "$RS" merge --memory 1M "$work/inter.ndjson"
+merged "7 shards' lines interleaved, each shard in order, --memory $MEM" "$work/whole.json" \
+    "$RS" merge --memory $MEM "$work/inter.ndjson"
 merged "7 shards' lines interleaved, default --memory (sorted in memory)" "$work/whole.json" \
     "$RS" merge "$work/inter.ndjson"
 mix shuffle 2 "$work/shuf.ndjson" "$work"/s7-*.ndjson
-merged "7 shards' lines fully shuffled, --memory 1M" "$work/whole.json" \
-    "$RS" merge --memory 1M "$work/shuf.ndjson"
+merged "7 shards' lines fully shuffled, --memory $MEM" "$work/whole.json" \
+    "$RS" merge --memory $MEM "$work/shuf.ndjson"
 merged "7 shards' lines fully shuffled, --compact" "$work/whole.c.json" \
-    "$RS" merge --compact --memory 1M "$work/shuf.ndjson"
+    "$RS" merge --compact --memory $MEM "$work/shuf.ndjson"
 mix shuffle 3 "$work/wshuf.ndjson" "$work/whole.ndjson"
-merged "the unsharded stream's lines fully shuffled, from a pipe, --memory 1M" "$work/whole.json" \
-    bash -c '"$0" merge --memory 1M <"$1"' "$RS" "$work/wshuf.ndjson"
+merged "the unsharded stream's lines fully shuffled, from a pipe, --memory $MEM" "$work/whole.json" \
+    bash -c '"$0" merge --memory $MEM <"$1"' "$RS" "$work/wshuf.ndjson"
 mix interleave 4 "$work/i3.ndjson" "$work"/s3-*.ndjson
 mix shuffle 5 "$work/sh2.ndjson" "$work"/s2-*.ndjson
-merged "shards of 3 interleaved in one file, --memory 1M" "$work/whole.json" \
-    "$RS" merge --memory 1M "$work/i3.ndjson"
+merged "shards of 3 interleaved in one file, --memory $MEM" "$work/whole.json" \
+    "$RS" merge --memory $MEM "$work/i3.ndjson"
 merged "a shuffled file of shards 1-2 of 2 given with nothing else" "$work/whole.json" \
-    "$RS" merge --memory 1M "$work/sh2.ndjson"
+    "$RS" merge --memory $MEM "$work/sh2.ndjson"
 mix interleave 6 "$work/i12.ndjson" "$work/s3-1.ndjson" "$work/s3-2.ndjson"
 merged "shards 1+2 interleaved in one file, shard 3 in another" "$work/whole.json" \
-    "$RS" merge --memory 1M "$work/s3-3.ndjson" "$work/i12.ndjson"
+    "$RS" merge --memory $MEM "$work/s3-3.ndjson" "$work/i12.ndjson"
 merged "GNU parallel --line-buffer: 4 shards into one pipe" "$work/whole.json" \
-    bash -c 'parallel -j 4 --line-buffer "$0 $1 --shard {}/4" ::: 1 2 3 4 | "$0" merge --memory 1M' \
+    bash -c 'parallel -j 4 --line-buffer "$0 $1 --shard {}/4" ::: 1 2 3 4 | "$0" merge --memory $MEM' \
     "$RS" "${O[*]}"
 
 # Sorting holds memory to --memory: a flat few MiB for 1M, whatever the input.
 if [ -x /usr/bin/time ] && ! quick; then
-    /usr/bin/time -f %M -o "$work/rss" "$RS" merge --memory 1M -o "$work/m.json" "$work/shuf.ndjson"
+    /usr/bin/time -f %M -o "$work/rss" "$RS" merge --memory $MEM -o "$work/m.json" "$work/shuf.ndjson"
     rss=$(tail -1 "$work/rss")
     size=$(($(stat -c %s "$work/shuf.ndjson") >> 10))
-    if [ "$rss" -lt $((16 << 10)) ]; then pass "merge --memory 1M of $size KB shuffled in ${rss} KB"
-    else fail "merge --memory 1M of $size KB shuffled in under 16 MiB" "peak RSS ${rss} KB"; fi
+    if [ "$rss" -lt $((16 << 10)) ]; then pass "merge --memory $MEM of $size KB shuffled in ${rss} KB"
+    else fail "merge --memory $MEM of $size KB shuffled in under 16 MiB" "peak RSS ${rss} KB"; fi
 fi
 
 expect_error "merge: spilling to a \$TMPDIR that does not exist" 1 "nope: cannot create a temp file to spill to: No such file" \
-    env TMPDIR="$work/nope" "$RS" merge --memory 1M "$work/shuf.ndjson"
+    env TMPDIR="$work/nope" "$RS" merge --memory $MEM "$work/shuf.ndjson"
 
 # ---- generated_at: the earliest instant of the shards (not the smallest text)
 sed '1s/"generated_at":"[^"]*"/"generated_at":"2026-02-19T06:00:00.5+02:00"/' "$work/s3-2.ndjson" >"$work/g2.ndjson"
@@ -219,7 +224,7 @@ zstd -q -c "$s1" >"$work/s1.zst"
 zstd -q -c "$s3" >"$work/s3.zst"
 merged "shards, some compressed" "$work/whole.json" "$RS" merge "$work/s3.zst" "$s2" "$work/s1.zst"
 zstd -q -c "$work/shuf.ndjson" >"$work/shuf.zst"
-merged "shuffled and compressed, --memory 1M" "$work/whole.json" "$RS" merge --memory 1M "$work/shuf.zst"
+merged "shuffled and compressed, --memory $MEM" "$work/whole.json" "$RS" merge --memory $MEM "$work/shuf.zst"
 # Concatenated frames, the cut in the middle of a line; and a skippable frame first.
 half=$(($(stat -c %s "$work/whole.ndjson") / 2 + 7))
 { head -c "$half" "$work/whole.ndjson" | zstd -q -c; tail -c +$((half + 1)) "$work/whole.ndjson" | zstd -q -c; } \
@@ -276,7 +281,7 @@ mkfifo "$d/in"
 mkdir "$d/out"
 ( cat "$work/shuf.ndjson"; sleep 10 ) >"$d/in" &
 feeder=$!
-"$RS" merge --memory 1M -o "$d/out/data.json" "$d/in" 2>/dev/null &
+"$RS" merge --memory $MEM -o "$d/out/data.json" "$d/in" 2>/dev/null &
 pid=$!
 spilling=false
 for _ in $(seq 100); do

@@ -41,23 +41,24 @@ sys.stdout.write(json.dumps(d, indent=2) if sys.argv[2] == "indent" else json.du
 }
 
 # canonical NAME STREAM: merge and merge --compact equal the Python oracle,
-# re-dumping the output changes nothing, and split inverts merge.
+# re-dumping the output changes nothing, and split inverts merge. CHECK:
+# merge options (--no-validate for fixtures that only exercise JSON).
 canonical() {
     local name=$1 s=$2
-    if ! "$RS" merge "$s" >"$work/m.json" 2>"$work/err"; then fail "$name: merge" "$(cat "$work/err")"; return; fi
+    if ! "$RS" merge ${CHECK:-} "$s" >"$work/m.json" 2>"$work/err"; then fail "$name: merge" "$(cat "$work/err")"; return; fi
     py_payload "$s" indent >"$work/py.json"
     same "$name: merge == Python json.dump(indent=2) of the stream" "$work/m.json" "$work/py.json"
     py_redump "$work/m.json" indent >"$work/re.json"
     same "$name: json.load + json.dump(indent=2) of merge's output changes nothing" "$work/m.json" "$work/re.json"
-    "$RS" merge --compact "$s" >"$work/c.json"
+    "$RS" merge ${CHECK:-} --compact "$s" >"$work/c.json"
     py_payload "$s" compact >"$work/pyc.json"
     same "$name: merge --compact == Python json.dumps" "$work/c.json" "$work/pyc.json"
     "$RS" split "$work/m.json" >"$work/split.ndjson"
-    "$RS" merge "$work/split.ndjson" >"$work/m2.json"
+    "$RS" merge ${CHECK:-} "$work/split.ndjson" >"$work/m2.json"
     same "$name: merge(split(x)) == x (files)" "$work/m.json" "$work/m2.json"
-    cat "$work/m.json" | "$RS" split | "$RS" merge >"$work/m3.json"
+    cat "$work/m.json" | "$RS" split | "$RS" merge ${CHECK:-} >"$work/m3.json"
     same "$name: merge(split(x)) == x (pipes: split spools stdin)" "$work/m.json" "$work/m3.json"
-    "$RS" split <"$work/c.json" | "$RS" merge --compact >"$work/c2.json"
+    "$RS" split <"$work/c.json" | "$RS" merge ${CHECK:-} --compact >"$work/c2.json"
     same "$name: split of the compact form, merged compact, is unchanged" "$work/c.json" "$work/c2.json"
     tail -n +2 "$s" >"$work/a.body"
     tail -n +2 "$work/split.ndjson" >"$work/b.body"
@@ -65,12 +66,13 @@ canonical() {
 }
 
 # ---- canonical bytes and round trips
-canonical "fixture (escapes, controls, DEL, non-BMP, U+2028)" "$fx/tiny.ndjson"
+# The fixture exercises JSON spelling, not the data model: no data-model checks.
+CHECK=--no-validate canonical "fixture (escapes, controls, DEL, non-BMP, U+2028)" "$fx/tiny.ndjson"
 # Any JSON spelling of the records: spaces, needless escapes, -0, CR/tab around.
-"$RS" merge "$fx/loose.ndjson" >"$work/l.json"
+"$RS" merge --no-validate "$fx/loose.ndjson" >"$work/l.json"
 py_payload "$fx/loose.ndjson" indent >"$work/l.py"
 same "loose NDJSON (spaces, escapes, \\/, -0) == Python json.dump(indent=2)" "$work/l.json" "$work/l.py"
-"$RS" merge --compact "$fx/loose.ndjson" >"$work/l.json"
+"$RS" merge --no-validate --compact "$fx/loose.ndjson" >"$work/l.json"
 py_payload "$fx/loose.ndjson" compact >"$work/l.py"
 same "loose NDJSON --compact == Python json.dumps" "$work/l.json" "$work/l.py"
 "$RS" --seed 5 >"$work/g5.ndjson"
@@ -225,6 +227,7 @@ bad_merge "extra field" "bad.ndjson:$rep: rep record: unknown field \"extra\"" "
 mutate "$rep" 'l.replace("\"quota\":", "\"quota\":\"") .replace(",\"territoryId\"", "\",\"territoryId\"")'
 bad_merge "mistyped field (string quota)" "bad.ndjson:$rep: rep record: field \"quota\": expected integer, got string" "$work/bad.ndjson"
 acc=$(grep -n '"type":"account"' "$g" | head -1 | cut -d: -f1)
+opp=$(grep -n '"type":"opportunity"' "$g" | head -1 | cut -d: -f1)
 mutate "$acc" 'l.replace("\"isCustomer\":false", "\"isCustomer\":0").replace("\"isCustomer\":true", "\"isCustomer\":1")'
 bad_merge "mistyped field (number for boolean)" "bad.ndjson:$acc: account record: field \"isCustomer\": expected boolean" "$work/bad.ndjson"
 mutate $((rep + 1)) 'l.replace("\"id\":2,", "\"id\":1,", 1)'
@@ -247,10 +250,53 @@ mutate "$n" 'l.replace("\"rep\":30", "\"rep\":31")'
 bad_merge "footer count mismatch" "bad.ndjson:$n: footer counts 31 rep records, the stream has 30" "$work/bad.ndjson"
 mutate "$n" 'l.replace("\"opportunity_history\":", "\"opportunity_history\":1")'
 bad_merge "footer history count mismatch" "bad.ndjson:$n: footer counts 1[0-9]+ opportunity_history records" "$work/bad.ndjson"
+# A header's counts are part of its settings digest: the data-model checks
+# stop at the header; the structural checks (--no-validate) at the records.
 mutate 1 'l.replace("\"accounts\":70", "\"accounts\":71")'
-bad_merge "header count mismatch" "bad.ndjson:$n: header counts 71 account records, the stream has 70" "$work/bad.ndjson"
+bad_merge "header count mismatch" "bad.ndjson:1: header digest [0-9a-f]+, but the given settings" "$work/bad.ndjson"
+bad_merge "header count mismatch, --no-validate" "bad.ndjson:$((opp)): opportunity records after 70 account records of the header's 71" "$work/bad.ndjson" --no-validate
 mutate 1 'l.replace("\"reps\":30", "\"reps\":29")'
-bad_merge "more records than the header says" "bad.ndjson:$((rep + 29)): more rep records than the header's count 29" "$work/bad.ndjson"
+bad_merge "more records than the header says, --no-validate" "bad.ndjson:$((rep + 29)): more rep records than the header's count 29" "$work/bad.ndjson" --no-validate
+# ---- merge never writes a data.json that validate rejects (issue 5)
+mutate "$rep" 'l.replace("\"territoryId\":", "\"territoryId\":9", 1)'
+"$RS" validate "$work/bad.ndjson" >/dev/null 2>&1
+equals "validate rejects a rep in a territory that does not exist" "$?" 1
+bad_merge "a record that breaks a data-model rule" \
+    "bad.ndjson:[0-9]+: rule (foreign-keys|account-territory): .*\(validate lists every rule\)" "$work/bad.ndjson"
+if "$RS" merge "$work/bad.ndjson" >"$work/partial.json" 2>/dev/null; then fail "merge of invalid data exits 1"
+elif python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/partial.json" 2>/dev/null; then
+    fail "an invalid merge on stdout never ends as a complete JSON document"
+else pass "an invalid merge on stdout never ends as a complete JSON document"; fi
+"$RS" merge --no-validate "$work/bad.ndjson" >"$work/nv.json"; st=$?
+equals "merge --no-validate writes it anyway (structure only)" "$st" 0
+opp_line=$(grep -n '"type":"opportunity"' "$g" | head -1 | cut -d: -f1)
+python3 - "$g" "$opp_line" >"$work/bad.ndjson" <<'PY'
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+i = int(sys.argv[2]) - 1
+lines[i] = re.sub(r'"amount":[0-9]+', '"amount":999999999999', lines[i])
+sys.stdout.write("\n".join(lines))
+PY
+bad_merge "amounts over an account's TAM (a rule over all records)" \
+    "merge: rule amount-tam failed \(1 violation; first account [0-9]+: .*\): the merged data.json would not validate" \
+    "$work/bad.ndjson"
+"$RS" --seed 5 --set QUOTA_MIN=100000 --set IS_CUSTOMER_RATE=0.5 >"$work/custom.ndjson"
+bad_merge "a stream of other settings, merged without them" \
+    "custom.ndjson:1: header digest [0-9a-f]+, but the given settings .*pass generate's --set/--settings/--vocab" \
+    "$work/custom.ndjson"
+if "$RS" merge --set QUOTA_MIN=100000 --set IS_CUSTOMER_RATE=0.5 "$work/custom.ndjson" >"$work/custom.json" &&
+    "$RS" validate --set QUOTA_MIN=100000 --set IS_CUSTOMER_RATE=0.5 "$work/custom.json" >/dev/null; then
+    pass "merge with generate's --set options; validate agrees"
+else fail "merge with generate's --set options"; fi
+"$RS" --seed 5 --reps 3000 --accounts 7000 --opportunities 10000 >"$work/g10k.ndjson"
+bad_merge "--memory too small for the data-model checks" \
+    "g10k.ndjson:1: checking the data model keeps about [0-9]+ MiB for these counts, over half of --memory \(1 MiB\): give --memory [0-9]+M or more, or --no-validate" \
+    "$work/g10k.ndjson" --memory 1M
+"$RS" merge --memory 1M --no-validate "$work/g10k.ndjson" >/dev/null
+equals "the same with --no-validate" "$?" 0
+expect_error "merge: --set of an unknown setting" 2 "merge: unknown setting \"NOPE\"" "$RS" merge --set NOPE=1 "$g"
+expect_error "merge: --vocab of a missing directory" 2 "merge: --vocab: .*nope" "$RS" merge --vocab "$work/nope" "$g"
+
 { cat "$g"; tail -1 "$g"; } >"$work/bad.ndjson"
 bad_merge "a second footer" "bad.ndjson:$((n + 1)): footer of shard 1 of 1 repeated \\(also at .*bad.ndjson:$n\\)" "$work/bad.ndjson"
 { cat "$g"; sed -n 3p "$g"; } >"$work/bad.ndjson"
@@ -272,7 +318,7 @@ bad_merge "a shard of several, its footer not" "bad.ndjson:$n: footer shard 1/1 
 sed 's/"shard":{"index":1,"count":1}/"shard":{"index":1,"count":2}/' "$g" >"$work/bad.ndjson"
 bad_merge "one shard of two" "merge: shard 2 of 2 is missing \\(inputs: .*bad.ndjson\\)" "$work/bad.ndjson"
 "$RS" --seed 5 --types opportunity,opportunity_history >"$work/bad.ndjson"
-bad_merge "stream made with --types" "stream has no territory records \\(made with --types\\?\\)" "$work/bad.ndjson"
+bad_merge "stream made with --types" "opportunity records but no rep records before them \\(made with --types\\?\\)" "$work/bad.ndjson"
 { head -1 "$g"; printf '{"type":"territory","data":{"id":1,"name":"'; head -c $((20 << 20)) /dev/zero | tr '\0' x; printf '"}}\n'; sed -n '3,$p' "$g"; } >"$work/bad.ndjson"
 measure_rss=false
 [ -x /usr/bin/time ] && ! quick && measure_rss=true

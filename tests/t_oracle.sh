@@ -16,7 +16,7 @@ oracle_case() {
     if ! "$RS" "$@" >"$s" 2>"$work/err"; then
         fail "$name: generate" "$(cat "$work/err")"; return
     fi
-    if ! "$RS" merge <"$s" >"$d" 2>"$work/err"; then
+    if ! "$RS" merge "$@" <"$s" >"$d" 2>"$work/err"; then
         fail "$name: merge" "$(cat "$work/err")"; return
     fi
     check "$name: oracle on stream and data.json" "${oracle[@]}" "$d" --stream "$s" "$@"

@@ -45,7 +45,7 @@ gen_case() {
     local s="$work/g.ndjson" d="$work/g.json"
     if ! "$RS" "$@" >"$s" 2>"$work/err"; then fail "$name: generate" "$(cat "$work/err")"; return; fi
     clean "$name: stream file" "$@" "$s"
-    if ! "$RS" merge <"$s" >"$d" 2>"$work/err"; then fail "$name: merge" "$(cat "$work/err")"; return; fi
+    if ! "$RS" merge "$@" <"$s" >"$d" 2>"$work/err"; then fail "$name: merge" "$(cat "$work/err")"; return; fi
     clean "$name: data.json file" "$@" "$d"
 }
 
