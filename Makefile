@@ -79,7 +79,8 @@ test: deps
 bench: deps all
 	scripts/bench.sh
 
-# libFuzzer targets (clang, ASan+UBSan) for the parsers: tests/fuzz/fuzz_*.c.
+# libFuzzer targets (clang, ASan+UBSan) for the parsers and every
+# subcommand's command line: tests/fuzz/fuzz_*.c.
 # `make fuzz` runs each for FUZZ_SECONDS from its seed corpus
 # (tests/fuzz/corpus/NAME) into build/fuzz/corpus/NAME; crashes land in
 # build/fuzz/. `make check-fuzz` is the short pass `make test` runs.
@@ -89,9 +90,9 @@ FUZZ_SAN   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 FUZZ_BIN   := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h FORCE
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_SAN)" build/fuzz/librevops.a
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_SAN)" build/fuzz/librevops.a build/fuzz/libcli.a
 	clang -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-	    $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -o $@ $< build/fuzz/librevops.a $(LIBS)
+	    $(subst fuzzer-no-link,fuzzer,$(FUZZ_SAN)) -o $@ $< build/fuzz/libcli.a build/fuzz/librevops.a $(LIBS)
 
 fuzz-build: deps $(FUZZ_BIN)
 
@@ -101,7 +102,7 @@ fuzz: fuzz-build
 	    echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
 	    if ! build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	        -artifact_prefix=build/fuzz/fuzz_$$n- -print_final_stats=1 \
-	        build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/fuzz_$$n.log 2>&1; then \
+	        build/fuzz/corpus/$$n tests/fuzz/corpus/$$n </dev/null >build/fuzz/fuzz_$$n.log 2>&1; then \
 	        tail -40 build/fuzz/fuzz_$$n.log; exit 1; fi; \
 	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' build/fuzz/fuzz_$$n.log; \
 	done

@@ -26,6 +26,8 @@ void cli_error(const char *fmt, ...)
     fprintf(stderr, "%s: %s\n", RS_PROG, line);
 }
 
+bool cli_parse_only = false;
+
 int cli_exit_code(int status)
 {
     if (status == RS_OK || status == RS_EPIPE)

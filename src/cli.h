@@ -19,6 +19,9 @@ int cli_fail(int status, const rs_err *err);
  * value, anything else for an unknown option) as one line naming the
  * subcommand; returns the usage exit status 2. */
 int cli_option_error(const char *command, int getopt_result, char **argv);
+/* When set (by the option fuzzer), each subcommand returns once its options
+ * and settings are parsed and checked, before it reads or writes anything. */
+extern bool cli_parse_only;
 /* Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files
  * and exit 130/143/129, and ignores SIGPIPE (writes then fail with EPIPE). */
 void cli_signals_init(void);

@@ -269,7 +269,7 @@ int cmd_generate(int argc, char **argv)
     }
 
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: a full reset of GNU getopt (the fuzzer calls us repeatedly) */
     int c;
     while ((c = getopt_long(argc, argv, ":ho:j:", long_options, NULL)) != -1) {
         switch (c) {
@@ -380,7 +380,7 @@ int cmd_generate(int argc, char **argv)
         zstd_level = 3;
 
     rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
-    if (rc)
+    if (rc || (cli_parse_only && (rc = rs_settings_check(&s, &err)) == 0))
         goto done;
     rs_gen *g;
     if ((rc = rs_gen_create(&g, &s, &v, go.threads, &err)))

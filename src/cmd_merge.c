@@ -110,7 +110,7 @@ int cmd_merge(int argc, char **argv)
     int c;
     cli_check_init(&chk);
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: a full reset of GNU getopt (the fuzzer calls us repeatedly) */
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -183,6 +183,10 @@ int cmd_merge(int argc, char **argv)
             goto out;
         }
         mo.check = &cfg;
+    }
+    if (cli_parse_only) {
+        status = 0;
+        goto out;
     }
 
     rs_out *out = NULL;

@@ -269,7 +269,7 @@ int cmd_split(int argc, char **argv)
     const char *out_path = NULL;
     int c;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: a full reset of GNU getopt (the fuzzer calls us repeatedly) */
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -287,6 +287,8 @@ int cmd_split(int argc, char **argv)
         return 2;
     }
     const char *in_path = optind < argc ? argv[optind] : "-";
+    if (cli_parse_only)
+        return 0;
 
     split s;
     memset(&s, 0, sizeof s);

@@ -337,6 +337,7 @@ int cmd_validate(int argc, char **argv)
 
     cli_check_init(&chk);
     opterr = 0;
+    optind = 0; /* 0: a full reset of GNU getopt (the fuzzer calls us repeatedly) */
     int opt;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -372,6 +373,10 @@ int cmd_validate(int argc, char **argv)
     if (rc) {
         cli_error("validate: %s", err.msg);
         status = cli_exit_code(rc);
+        goto out;
+    }
+    if (cli_parse_only) {
+        status = 0;
         goto out;
     }
     if ((rc = rs_validator_create(&v, &cfg, &err))) {

@@ -637,6 +637,38 @@ static char docstring_opens(const char *line)
     return strstr(p + 3, closer) ? 1 : p[0];
 }
 
+/* A settings file is small: bounds that keep /dev/zero or an endless pipe
+ * from growing a line, or looping over comments, without end. */
+#define SETTINGS_MAX_LINE (1u << 20)
+#define SETTINGS_MAX_BYTES (16u << 20)
+
+/* getline with a bound: the line's length, -1 at the end of input, -2 for a
+ * line longer than SETTINGS_MAX_LINE. *line is NUL-terminated. */
+static ssize_t read_line(FILE *f, char **line, size_t *cap)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (n + 2 > *cap) {
+            if (*cap >= SETTINGS_MAX_LINE)
+                return -2;
+            size_t nc = *cap ? *cap * 2 : 256;
+            char *grown = realloc(*line, nc);
+            if (!grown)
+                return -3;
+            *line = grown;
+            *cap = nc;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (n == 0)
+        return -1;
+    (*line)[n] = '\0';
+    return (ssize_t)n;
+}
+
 int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -650,8 +682,15 @@ int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
     unsigned lineno = 0, stmt_line = 0;
     char in_doc = 0; /* quote character of an open docstring */
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
+    size_t total = 0;
+    while ((n = read_line(f, &line, &cap)) >= 0) {
         lineno++;
+        total += (size_t)n;
+        if (total > SETTINGS_MAX_BYTES) {
+            snprintf(err->msg, sizeof err->msg, "%s: larger than 16 MiB: not a settings file", path);
+            rc = RS_EUSAGE;
+            break;
+        }
         if (memchr(line, '\0', (size_t)n)) {
             snprintf(err->msg, sizeof err->msg, "%s:%u: NUL byte", path, lineno);
             rc = RS_EUSAGE;
@@ -697,6 +736,13 @@ int rs_settings_load_file(rs_settings *s, const char *path, rs_err *err)
         stmt_len = 0;
         if (rc)
             break;
+    }
+    if (!rc && n == -2) {
+        snprintf(err->msg, sizeof err->msg, "%s:%u: line longer than 1 MiB: not a settings file", path, lineno + 1);
+        rc = RS_EUSAGE;
+    } else if (!rc && n == -3) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        rc = RS_ENOMEM;
     }
     if (!rc && ferror(f)) {
         snprintf(err->msg, sizeof err->msg, "%s: read error: %s", path, strerror(errno));

@@ -83,6 +83,12 @@ printf 'NUM_REPS = 40\nFOO = 1\n' >"$work/unknown.conf"
 bad "settings file with an unknown name" 2 'unknown.conf:2: unknown setting "FOO"' --settings "$work/unknown.conf"
 printf 'NUM_REPS = forty\n' >"$work/badval.conf"
 bad "settings file with a bad value" 2 'badval.conf:1: .*NUM_REPS' --settings "$work/badval.conf"
+bad "settings file that never ends a line (/dev/zero)" 2 '/dev/zero:1: line longer than 1 MiB' --settings /dev/zero
+cases=$((cases + 1))
+expect_error "settings from an endless pipe of comments" 2 'larger than 16 MiB: not a settings file' \
+    bash -c '"$0" --settings <(yes "#")' "$RS"
+mkdir "$work/v-zero" && ln -s /dev/zero "$work/v-zero/nouns.txt"
+bad "vocabulary file without end (/dev/zero)" 2 'v-zero/nouns.txt: larger than 64 MiB' --vocab "$work/v-zero"
 bad "missing settings file" 2 '--settings: .*missing.conf: No such file or directory' --settings "$work/missing.conf"
 
 # ---- merge and validate: bad streams, each naming FILE:LINE
