@@ -1,6 +1,7 @@
 # revops-stream: plain Makefile. `make` builds ./revops-stream, `make test`
 # runs the unit and command tests, then all of them again under ASan+UBSan,
-# then a short pass of each libFuzzer target (`make fuzz` for a long one).
+# a valgrind leak check, then a short pass of each libFuzzer target (`make
+# fuzz` for a long one).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -29,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test check check-units check-scripts check-asan check-fuzz fuzz fuzz-build bench install uninstall clean FORCE
+.PHONY: all deps test check check-units check-scripts check-asan check-valgrind check-fuzz fuzz fuzz-build bench install uninstall clean FORCE
 
 all: $(BIN)
 
@@ -74,7 +75,19 @@ test: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-valgrind
 	$(MAKE) --no-print-directory check-fuzz
+
+# valgrind's leak check of one run of generate (with -j 2), merge and
+# validate: any leak, or any memory error, fails it.
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
+check-valgrind: $(BIN)
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	echo "== valgrind: generate, merge, validate"; \
+	$(VALGRIND) ./$(BIN) -j 2 --seed 3 --reps 300 --accounts 700 --opportunities 1000 -o $$d/s.ndjson; \
+	$(VALGRIND) ./$(BIN) merge -o $$d/d.json $$d/s.ndjson; \
+	$(VALGRIND) ./$(BIN) validate $$d/d.json >/dev/null; \
+	echo "valgrind: no leaks, no memory errors"
 
 bench: deps all
 	scripts/bench.sh
