@@ -47,7 +47,7 @@ static const char USAGE[] =
     "validate, which lists them all): merge never writes a data.json that\n"
     "validate would reject. Otherwise the first problem is one line naming\n"
     "FILE:LINE, the status is 1, and with -o nothing is written; on stdout the\n"
-    "document is left unfinished. The checks keep about 40 bytes per rep,\n"
+    "document is left unfinished. The checks keep about 60 bytes per rep,\n"
     "account and opportunity, out of --memory (at most half of it).\n"
     "A stream whose header has no settings digest (split writes such) is\n"
     "checked as validate --lenient does: the formulas are not enforced.\n";

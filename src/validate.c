@@ -1055,14 +1055,54 @@ static void finish_pipeline(rs_validator *v)
                     (double)v->total, (long long)lo, (long long)hi);
 }
 
+#define RADIX_BITS 16
+#define RADIX_SIZE (1u << RADIX_BITS)
+
+/* Sorts a by fingerprint, keeping equal fingerprints in position order (they
+ * arrive in it): an LSD radix sort, 16 bits a pass, through tmp (n entries)
+ * and count (RADIX_SIZE). Several times faster than qsort on millions of
+ * names, which is most of merge's checking time otherwise. */
+static void radix_sort_names(name_ref *a, name_ref *tmp, uint64_t *count, uint64_t n)
+{
+    name_ref *src = a, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += RADIX_BITS) {
+        memset(count, 0, RADIX_SIZE * sizeof *count);
+        for (uint64_t i = 0; i < n; i++)
+            count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++;
+        uint64_t sum = 0;
+        for (uint64_t d = 0; d < RADIX_SIZE; d++) {
+            uint64_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            dst[count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+        name_ref *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* An even number of passes: the result is back in a. */
+}
+
 static int finish_names(rs_validator *v, rs_err *err)
 {
+    uint64_t most = 0;
+    for (int t = 0; t < RS_HISTORY; t++)
+        if (v->nrec[t] > most)
+            most = v->nrec[t];
+    name_ref *tmp = NULL;
+    uint64_t *count = NULL;
+    if (most >= 2 && (most > SIZE_MAX / sizeof *tmp || !(tmp = malloc((size_t)most * sizeof *tmp)) ||
+                      !(count = malloc(RADIX_SIZE * sizeof *count)))) {
+        free(tmp);
+        return nomem(err);
+    }
     for (int t = 0; t < RS_HISTORY; t++) {
         uint64_t n = v->nrec[t];
         if (n < 2)
             continue;
         name_ref *a = v->names[t];
-        qsort(a, n, sizeof *a, cmp_name_ref);
+        radix_sort_names(a, tmp, count, n);
         for (uint64_t i = 1; i < n; i++)
             if (a[i].fp == a[i - 1].fp)
                 violate(v, R_UNIQUE_NAMES, t, (int64_t)a[i].pos + 1, "its name repeats that of %s %llu",
@@ -1072,7 +1112,8 @@ static int finish_names(rs_validator *v, rs_err *err)
         v->names[t] = NULL;
         v->cap_names[t] = 0;
     }
-    (void)err;
+    free(tmp);
+    free(count);
     return 0;
 }
 
@@ -1219,7 +1260,12 @@ uint64_t rs_validator_bytes_for(uint64_t reps, uint64_t accounts, uint64_t oppor
     const uint64_t per[3] = {sizeof(rep_st) + sizeof(name_ref), sizeof(acc_st) + sizeof(name_ref),
                              sizeof(opp_st) + sizeof(name_ref)};
     const uint64_t n[3] = {reps, accounts, opportunities};
-    uint64_t total = 0;
+    /* finish sorts names through a copy of the largest type's. */
+    uint64_t most = reps > accounts ? reps : accounts;
+    most = most > opportunities ? most : opportunities;
+    if (most > UINT64_MAX / sizeof(name_ref) / 2)
+        return UINT64_MAX;
+    uint64_t total = most * sizeof(name_ref) + RADIX_SIZE * sizeof(uint64_t);
     for (int i = 0; i < 3; i++) {
         if (n[i] > (UINT64_MAX - total) / per[i])
             return UINT64_MAX;
