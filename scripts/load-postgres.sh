@@ -179,7 +179,7 @@ SQL
 # starts rather than loading the records before the damage.
 for f in "${files[@]}"; do
     [ "$f" != - ] && [ "$(head -c 4 -- "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
-        ! zstd -qt -- "$f" 2>/dev/null && die "$f: damaged zstd data"
+        ! zstd -qt -- "$f" 2>/dev/null && die "$f: damaged zstd data; nothing loaded"
 done
 # The streams, decompressed when they are zstd (-f passes plain text on).
 # Their errors are psql's to report: it stops reading when the load fails.
