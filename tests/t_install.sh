@@ -10,7 +10,7 @@ man="$root/man/revops-stream.1"
 lint=$(mandoc -Tlint "$man" 2>&1); st=$?
 if [ $st = 0 ] && [ -z "$lint" ]; then pass "mandoc -Tlint: the man page is clean"
 else fail "mandoc -Tlint" "$lint"; fi
-mandoc -Tascii "$man" | col -b >"$d/man.txt"
+mandoc -Tascii "$man" | sed "s/.\x08//g" >"$d/man.txt"
 # The long options each subcommand's --help lists.
 help_options() { "$RS" "$@" --help | grep -E '^ +-' | grep -oE -- '--[a-z][a-z-]+' | sort -u; }
 missing=""
