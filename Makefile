@@ -23,7 +23,7 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The library core knows nothing of argv, files or terminals; the front end
 # (main, subcommands, output files, error lines) sits on top of it.
-CLI_SRC  := src/cli.c src/outfile.c $(wildcard src/net_*.c) $(wildcard src/cmd_*.c)
+CLI_SRC  := src/cli.c src/outfile.c src/lineframe.c $(wildcard src/net_*.c) $(wildcard src/cmd_*.c)
 LIB_SRC  := $(filter-out src/main.c $(CLI_SRC),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
@@ -125,13 +125,32 @@ check-fuzz:
 
 FORCE:
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+# Installs the program, its man page and bash completion, and the library
+# (static archive, public header, pkg-config file made here for PREFIX).
+VERSION := $(shell sed -n 's/^\#define RS_VERSION "\(.*\)"/\1/p' include/revops/revops.h)
+LIBDIR  ?= $(PREFIX)/lib
+MANDIR  ?= $(PREFIX)/share/man
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALLED := $(PREFIX)/bin/revops-stream $(MANDIR)/man1/revops-stream.1 $(COMPDIR)/revops-stream \
+             $(PREFIX)/include/revops/revops.h $(LIBDIR)/librevops.a $(LIBDIR)/pkgconfig/revops.pc
+
+$(BUILD)/revops.pc: scripts/revops.pc.in FORCE | $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< >$@
+
+install: all $(BUILD)/revops.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR) \
+	    $(DESTDIR)$(PREFIX)/include/revops $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/revops-stream
-	install -m 644 man/revops-stream.1 $(DESTDIR)$(PREFIX)/share/man/man1/revops-stream.1
+	install -m 644 man/revops-stream.1 $(DESTDIR)$(MANDIR)/man1/revops-stream.1
+	install -m 644 scripts/completion/revops-stream.bash $(DESTDIR)$(COMPDIR)/revops-stream
+	install -m 644 include/revops/revops.h $(DESTDIR)$(PREFIX)/include/revops/revops.h
+	install -m 644 $(BUILD)/librevops.a $(DESTDIR)$(LIBDIR)/librevops.a
+	install -m 644 $(BUILD)/revops.pc $(DESTDIR)$(LIBDIR)/pkgconfig/revops.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/revops-stream $(DESTDIR)$(PREFIX)/share/man/man1/revops-stream.1
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/include/revops 2>/dev/null
 
 clean:
 	rm -rf $(BUILD) $(BIN)

@@ -2,7 +2,7 @@
 # Installs the Debian packages revops-stream needs to build and test, if any
 # is missing. Quiet and quick when everything is already there.
 set -e
-pkgs="build-essential pkg-config libyajl-dev libzstd-dev libuv1-dev libcmocka-dev jq python3 zstd time parallel socat clang libclang-rt-14-dev valgrind"
+pkgs="build-essential pkg-config libyajl-dev libzstd-dev libuv1-dev libcmocka-dev jq python3 zstd time parallel socat clang libclang-rt-14-dev valgrind postgresql sqlite3 kcat mandoc"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

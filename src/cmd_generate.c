@@ -1,5 +1,6 @@
 /* revops-stream [generate]: options -> settings -> plan -> NDJSON stream. */
 #include "cli.h"
+#include "lineframe.h"
 #include "net.h"
 #include "outfile.h"
 
@@ -44,6 +45,14 @@ static const char usage[] =
     "  --max-clients N       clients served at once (default 16); others wait\n"
     "  --once                stop listening after the first client; exit when it\n"
     "                        is served\n"
+    "  --kafka-key           prefix each line with TYPE:ID and a tab (header and\n"
+    "                        footer: \"header\", \"footer\"), for kcat -P -K '\\t'\n"
+    "  --rate N              at most N records a second (header and footer count),\n"
+    "                        released smoothly; the bytes stay the same\n"
+    "  --progress            a progress line on stderr (records, MB/s, ETA); the\n"
+    "                        default when stderr is a terminal\n"
+    "  --quiet               no progress line and no \"listening on\" lines; only\n"
+    "                        errors\n"
     "  -h, --help            show this help\n"
     "  --version             show the version\n"
     "\n"
@@ -52,7 +61,7 @@ static const char usage[] =
 
 enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
        OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS, OPT_OUTPUT, OPT_CONNECT_TIMEOUT, OPT_LISTEN,
-       OPT_MAX_CLIENTS, OPT_ONCE };
+       OPT_MAX_CLIENTS, OPT_ONCE, OPT_KAFKA_KEY, OPT_RATE, OPT_PROGRESS, OPT_QUIET };
 
 static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -73,6 +82,10 @@ static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
     {"once", no_argument, NULL, OPT_ONCE},
+    {"kafka-key", no_argument, NULL, OPT_KAFKA_KEY},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -177,6 +190,66 @@ static int parse_seconds(const char *arg, double *out, rs_err *err)
     return 0;
 }
 
+/* --rate N: records a second, a decimal number > 0 up to 10^9. */
+static int parse_rate(const char *arg, double *out, rs_err *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (strspn(arg, "0123456789.") != strlen(arg) || errno || *end || end == arg || !(v > 0 && v <= 1e9)) {
+        snprintf(err->msg, sizeof err->msg,
+                 "--rate: expected records a second, a number above 0 and up to 1000000000, got \"%.64s\"", arg);
+        return RS_EUSAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The options of the line stage (lineframe.h) and how they were given. */
+typedef struct frame_options {
+    lineframe_options lf;
+    bool progress_set, quiet;
+} frame_options;
+
+static bool frame_active(const lineframe_options *lf)
+{
+    return lf->kafka_key || lf->rate > 0 || lf->progress;
+}
+
+/* Runs the stream into out, through the line stage when it has work; on
+ * failure err says why (the sink's or the stage's own message). */
+static int generate_into(rs_gen *g, const rs_gen_options *go, const lineframe_options *lo, rs_out *out,
+                         rs_err *err)
+{
+    if (!frame_active(lo)) {
+        int rc = rs_gen_run(g, go, rs_out_write_cb, out, err);
+        if (rc == RS_EIO || rc == RS_EPIPE)
+            *err = *rs_out_last_error(out);
+        return rc;
+    }
+    lineframe_options o = *lo;
+    if (o.progress) { /* header, the records, footer */
+        uint64_t counts[RS_NTYPES];
+        rs_gen_counts(g, go, counts);
+        o.total_lines = 2;
+        for (int t = 0; t < RS_NTYPES; t++)
+            if (go->types_mask & (1u << t))
+                o.total_lines += counts[t];
+    }
+    lineframe *f;
+    int rc = lineframe_open(&f, &o, rs_out_write_cb, out, rs_out_flush_cb, out, err);
+    if (rc)
+        return rc;
+    rc = rs_gen_run(g, go, lineframe_write_cb, f, err);
+    int frc = lineframe_finish(f, rc == 0);
+    if (rc == RS_EIO || rc == RS_EPIPE)
+        *err = *rs_out_last_error(out);
+    else if (rc == RS_EDATA || (!rc && frc))
+        *err = *lineframe_error(f);
+    lineframe_free(f);
+    return rc ? rc : frc;
+}
+
 /* Where the stream goes besides stdout or -o. */
 typedef struct net_options {
     const char *output, *listen; /* URLs */
@@ -205,7 +278,8 @@ static int check_net_options(const net_options *n, const char *out_path, rs_err 
 }
 
 /* --output / --listen: the stream over sockets. */
-static int run_net(rs_gen *g, const rs_gen_options *go, net_options *n, int zstd_level, rs_err *err)
+static int run_net(rs_gen *g, const rs_gen_options *go, net_options *n, int zstd_level, const frame_options *fo,
+                   rs_err *err)
 {
     net_url u;
     int rc = net_url_parse(n->output ? n->output : n->listen, n->output ? "--output" : "--listen", !n->output, &u, err);
@@ -214,6 +288,8 @@ static int run_net(rs_gen *g, const rs_gen_options *go, net_options *n, int zstd
     if (n->listen) {
         n->serve.once = n->once;
         n->serve.zstd_level = zstd_level;
+        n->serve.frame = fo->lf;
+        n->serve.quiet = fo->quiet;
         return net_serve(&u, &n->serve, g, go, err);
     }
     int fd;
@@ -223,9 +299,7 @@ static int run_net(rs_gen *g, const rs_gen_options *go, net_options *n, int zstd
     if (zstd_level)
         rc = rs_out_set_zstd(out, zstd_level, go->threads, err);
     if (!rc)
-        rc = rs_gen_run(g, go, rs_out_write_cb, out, err);
-    if (rc == RS_EIO)
-        *err = *rs_out_last_error(out);
+        rc = generate_into(g, go, &fo->lf, out, err);
     if (rc)
         rs_out_abort(out);
     else
@@ -261,6 +335,8 @@ int cmd_generate(int argc, char **argv)
     int zstd_level = 0;
     net_options net;
     memset(&net, 0, sizeof net);
+    frame_options fo;
+    memset(&fo, 0, sizeof fo);
     net.serve.max_clients = 16;
     if (!files || !sets || !flags) {
         snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -298,6 +374,13 @@ int cmd_generate(int argc, char **argv)
         case OPT_OUTPUT: net.output = optarg; break;
         case OPT_LISTEN: net.listen = optarg; break;
         case OPT_ONCE: net.once = true; break;
+        case OPT_KAFKA_KEY: fo.lf.kafka_key = true; break;
+        case OPT_PROGRESS: fo.lf.progress = fo.progress_set = true; break;
+        case OPT_QUIET: fo.quiet = true; break;
+        case OPT_RATE:
+            if ((rc = parse_rate(optarg, &fo.lf.rate, &err)))
+                goto done;
+            break;
         case OPT_CONNECT_TIMEOUT:
             if ((rc = parse_seconds(optarg, &net.connect_timeout, &err)))
                 goto done;
@@ -343,6 +426,16 @@ int cmd_generate(int argc, char **argv)
     }
     if ((rc = check_net_options(&net, out_path, &err)))
         goto done;
+    if (fo.progress_set && (fo.quiet || net.listen)) {
+        snprintf(err.msg, sizeof err.msg, "generate: %s",
+                 fo.quiet ? "--progress and --quiet exclude each other"
+                          : "--progress goes with one stream, not --listen (each client has its own)");
+        rc = RS_EUSAGE;
+        goto done;
+    }
+    /* By default a progress line only for a person watching stderr. */
+    if (!fo.progress_set && !fo.quiet && !net.listen && isatty(STDERR_FILENO))
+        fo.lf.progress = true;
 
     for (size_t i = 0; i < nfiles && !rc; i++)
         rc = rs_settings_load_file(&s, files[i], &err);
@@ -387,14 +480,12 @@ int cmd_generate(int argc, char **argv)
         goto done;
     rs_out *out;
     if (net.output || net.listen) {
-        rc = run_net(g, &go, &net, zstd_level, &err);
+        rc = run_net(g, &go, &net, zstd_level, &fo, &err);
     } else if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
         if (zstd_level)
             rc = rs_out_set_zstd(out, zstd_level, go.threads, &err);
         if (!rc)
-            rc = rs_gen_run(g, &go, rs_out_write_cb, out, &err);
-        if (rc == RS_EIO || rc == RS_EPIPE)
-            err = *rs_out_last_error(out);
+            rc = generate_into(g, &go, &fo.lf, out, &err);
         if (rc)
             rs_out_abort(out);
         else

@@ -5,6 +5,7 @@
 #define RS_NET_H
 
 #include "revops/revops.h"
+#include "lineframe.h"
 
 typedef enum net_kind { NET_TCP, NET_UNIX } net_kind;
 
@@ -42,11 +43,13 @@ typedef struct net_serve_options {
     unsigned max_clients; /* served at once; later ones wait to be accepted */
     bool once;            /* stop listening after the first client, exit when it is served */
     int zstd_level;       /* 0: plain; else each connection gets its own zstd stream */
+    lineframe_options frame; /* --kafka-key, --rate: per connection (no progress) */
+    bool quiet;           /* no "listening on" lines */
 } net_serve_options;
 
 /* Listens on u and streams rs_gen_run(g, go) to every client that connects,
  * each from its own thread into a bounded buffer that a slow reader drains.
- * Announces each listening address on stderr. Returns when --once's client
+ * Announces each listening address on stderr (unless quiet). Returns when --once's client
  * is done (its status), or on a setup error; otherwise runs until a signal
  * ends the process (the Unix socket file is removed then too). */
 int net_serve(const net_url *u, const net_serve_options *so, rs_gen *g, const rs_gen_options *go, rs_err *err);

@@ -161,18 +161,47 @@ static int client_sink(void *ctx, const char *buf, size_t len)
     return 0;
 }
 
+/* --rate's flush: the rs_out's bytes, then the chunk being filled, go to
+ * the loop at once. */
+typedef struct client_out {
+    client *c;
+    rs_out *out;
+} client_out;
+
+static int client_flush(void *ctx)
+{
+    client_out *co = ctx;
+    int rc = rs_out_flush_cb(co->out);
+    if (!rc && co->c->filling && co->c->filling->len)
+        hand_over(co->c);
+    return rc;
+}
+
 static void *produce(void *arg)
 {
     client *c = arg;
     server *s = c->srv;
     rs_err err = {{0}};
     rs_out *out;
+    lineframe *f = NULL;
+    const lineframe_options *fo = &s->so->frame;
     int rc = rs_out_open_sink(&out, c->peer, client_sink, c, &err);
     if (!rc) {
         if (s->so->zstd_level)
             rc = rs_out_set_zstd(out, s->so->zstd_level, s->go->threads, &err);
-        if (!rc)
+        if (!rc && (fo->kafka_key || fo->rate > 0)) {
+            client_out co = {c, out};
+            if (!(rc = lineframe_open(&f, fo, rs_out_write_cb, out, client_flush, &co, &err))) {
+                rc = rs_gen_run(s->g, s->go, lineframe_write_cb, f, &err);
+                int frc = lineframe_finish(f, rc == 0);
+                if (!rc && frc)
+                    err = *lineframe_error(f);
+                rc = rc ? rc : frc;
+                lineframe_free(f);
+            }
+        } else if (!rc) {
             rc = rs_gen_run(s->g, s->go, rs_out_write_cb, out, &err);
+        }
         if (rc == RS_EIO)
             err = *rs_out_last_error(out);
         if (rc)
@@ -500,6 +529,8 @@ static void on_connection(uv_stream_t *stream, int status)
 
 static void announce(server *s, listener *l)
 {
+    if (s->so->quiet)
+        return;
     if (s->u->kind == NET_UNIX) {
         cli_error("listening on unix:%s", s->u->path);
         return;

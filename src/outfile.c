@@ -196,7 +196,8 @@ int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err)
     return 0;
 }
 
-/* Feeds input through the compressor; `end` finishes the frame. Compressed
+/* Feeds input through the compressor; ZSTD_e_flush writes out everything
+ * fed so far (the frame goes on), ZSTD_e_end finishes the frame. Compressed
  * bytes collect in o->buf and go out a chunk at a time. */
 static int zstd_feed(rs_out *o, const char *buf, size_t len, ZSTD_EndDirective mode, rs_err *err)
 {
@@ -209,13 +210,13 @@ static int zstd_feed(rs_out *o, const char *buf, size_t len, ZSTD_EndDirective m
             snprintf(err->msg, sizeof err->msg, "zstd: %s", ZSTD_getErrorName(left));
             return RS_EIO;
         }
-        if (o->used == OUT_CHUNK || (mode == ZSTD_e_end && left == 0)) {
+        if (o->used == OUT_CHUNK || (mode != ZSTD_e_continue && left == 0)) {
             int rc = write_all(o, o->buf, o->used, err);
             o->used = 0;
             if (rc)
                 return rc;
         }
-        if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+        if (mode != ZSTD_e_continue ? left == 0 : in.pos == in.size)
             return 0;
     }
 }
@@ -244,6 +245,19 @@ int rs_out_write_cb(void *ctx, const char *buf, size_t len)
 {
     rs_out *o = ctx;
     return rs_out_write(o, buf, len, &o->last);
+}
+
+int rs_out_flush(rs_out *o, rs_err *err)
+{
+    int rc = o->zstd ? zstd_feed(o, NULL, 0, ZSTD_e_flush, err) : write_all(o, o->buf, o->used, err);
+    o->used = 0;
+    return rc;
+}
+
+int rs_out_flush_cb(void *ctx)
+{
+    rs_out *o = ctx;
+    return rs_out_flush(o, &o->last);
 }
 
 const rs_err *rs_out_last_error(const rs_out *o)

@@ -27,6 +27,11 @@ int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err);
  * rs_out_last_error(o). */
 int rs_out_write_cb(void *ctx, const char *buf, size_t len);
 const rs_err *rs_out_last_error(const rs_out *o);
+/* Writes out everything buffered so far (with zstd: a flushed block, the
+ * frame goes on), for output paced by --rate. */
+int rs_out_flush(rs_out *o, rs_err *err);
+/* The same as a callback: ctx is an rs_out*, the error in rs_out_last_error. */
+int rs_out_flush_cb(void *ctx);
 /* Flushes, closes and renames into place; frees o. */
 int rs_out_commit(rs_out *o, rs_err *err);
 /* Removes the temp file (if any) and frees o. */

@@ -214,3 +214,9 @@ int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx,
         snprintf(err->msg, sizeof err->msg, "out of memory");
     return rc;
 }
+
+void rs_gen_counts(const rs_gen *g, const rs_gen_options *o, uint64_t counts[RS_NTYPES])
+{
+    plan p;
+    plan_shard(g, o, &p, counts);
+}

@@ -154,6 +154,10 @@ int rs_gen_create(rs_gen **g, const rs_settings *s, const rs_vocab *v, unsigned 
 /* Writes the stream (header, the shard's records, footer) through write,
  * which is only ever called from the calling thread. */
 int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx, rs_err *err);
+/* The records of each type that rs_gen_run(g, o) writes for o's shard
+ * (those of types left out of o->types_mask too), as its footer counts
+ * them; known before anything is written. */
+void rs_gen_counts(const rs_gen *g, const rs_gen_options *o, uint64_t counts[RS_NTYPES]);
 void rs_gen_free(rs_gen *g);
 
 /* ---- dates ---- */
