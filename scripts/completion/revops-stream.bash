@@ -55,7 +55,8 @@ _revops_stream()
                   --vocab --types --shard -j --threads -o --compress --output --connect-timeout
                   --listen --max-clients --once --kafka-key --rate --progress --quiet -h --help --version'
             ;;
-        merge) opts='-o --compact --memory --generated-at -h --help' ;;
+        merge) opts='-o --compact --memory --generated-at --no-validate --seed --reps --accounts
+                      --opportunities --as-of --set --settings --vocab -h --help' ;;
         validate)
             opts='--seed --reps --accounts --opportunities --as-of --set --settings --vocab
                   --lenient -h --help'
