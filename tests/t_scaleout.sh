@@ -211,7 +211,7 @@ else
     if [ $st = 0 ] && cmp -s "$work/single.json" "$work/plain.json"; then
         pass "parallel-shards.sh -n 7 -S : (plain shard files, to stdout) = single-process merge"
     else fail "parallel-shards.sh -n 7 -S :" "status $st: $(cat "$work/err")"; fi
-    RS_BIN="$RS" "$recipe" -n 5 --line-buffer --memory 1M -o "$work/lines.json" -- "${o[@]}" 2>"$work/err"
+    RS_BIN="$RS" "$recipe" -n 5 --line-buffer --memory 4M -o "$work/lines.json" -- "${o[@]}" 2>"$work/err"
     st=$?
     if [ $st = 0 ] && cmp -s "$work/single.json" "$work/lines.json"; then
         pass "parallel-shards.sh -n 5 --line-buffer (interleaved lines into merge) = single-process merge"
@@ -231,14 +231,19 @@ else
     # SIGTERM mid-run: shards and merge stopped, temp files and output gone.
     counts 1000000
     for mode in "" --line-buffer; do
-        RS_BIN="$RS" "$recipe" -n 4 $mode -o "$work/out/x.json" -- "${C[@]}" 2>/dev/null &
+        # --seed $$ marks this run's shards apart from any other run's.
+        RS_BIN="$RS" "$recipe" -n 4 $mode -o "$work/out/x.json" -- --seed $$ "${C[@]}" 2>/dev/null &
         pid=$!
         sleep 0.5
         kill -TERM "$pid"
         wait "$pid"
         st=$?
-        sleep 0.2
-        left=$(pgrep -f -- "--shard [0-9]+/4 -j 1.*--opportunities 1000000" || true)
+        # Shards get TERM from parallel; give a loaded machine time to end them.
+        for _ in $(seq 50); do
+            left=$(pgrep -f -- "--shard [0-9]+/4 -j 1.* --seed $$ .*--opportunities 1000000" || true)
+            [ -z "$left" ] && break
+            sleep 0.1
+        done
         if [ $st = 143 ] && [ -z "$(find "$work/out" "$TMPDIR" -mindepth 1)" ] && [ -z "$left" ]; then
             pass "parallel-shards.sh ${mode:-(files)}: SIGTERM stops the shards and leaves no file"
         else fail "parallel-shards.sh ${mode:-(files)}: SIGTERM" "status $st; left: $(find "$work/out" "$TMPDIR" -mindepth 1) $left"; fi
