@@ -18,11 +18,14 @@ same() {
 # start_server ARGS...: a --listen server in the background; waits for its
 # "listening on URL" line and sets SRV_PID and SRV_URL (the first address).
 start_server() {
+    # A fresh file: the background job truncates it only once it runs, so
+    # the loop below could read the previous server's announcement.
+    rm -f "$d/srv.err"
     timeout 120 "$RS" "$@" 2>"$d/srv.err" &
     SRV_PID=$!
     SRV_URL=""
     for _ in $(seq 100); do
-        SRV_URL=$(sed -n 's/^revops-stream: listening on //p' "$d/srv.err" | head -1)
+        SRV_URL=$(sed -n 's/^revops-stream: listening on //p' "$d/srv.err" 2>/dev/null | head -1)
         [ -n "$SRV_URL" ] && return 0
         sleep 0.05
     done
