@@ -79,7 +79,7 @@ test: deps
 	$(MAKE) --no-print-directory check-fuzz
 
 # valgrind's leak check of one run of generate (with -j 2), merge and
-# validate: any leak, or any memory error, fails it.
+# validate, and of a merge that fails: any leak, or memory error, fails it.
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
 check-valgrind: $(BIN)
 	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
@@ -87,7 +87,9 @@ check-valgrind: $(BIN)
 	$(VALGRIND) ./$(BIN) -j 2 --seed 3 --reps 300 --accounts 700 --opportunities 1000 -o $$d/s.ndjson; \
 	$(VALGRIND) ./$(BIN) merge -o $$d/d.json $$d/s.ndjson; \
 	$(VALGRIND) ./$(BIN) validate $$d/d.json >/dev/null; \
-	echo "valgrind: no leaks, no memory errors"
+	st=0; $(VALGRIND) ./$(BIN) merge --set QUOTA_MIN=1 $$d/s.ndjson >/dev/null 2>$$d/err || st=$$?; \
+	if [ $$st != 1 ]; then cat $$d/err; echo "valgrind: a failing merge: status $$st, want 1"; exit 1; fi; \
+	echo "valgrind: no leaks, no memory errors (a failing merge included)"
 
 bench: deps all
 	scripts/bench.sh

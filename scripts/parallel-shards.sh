@@ -38,11 +38,17 @@ parallel, then merges them into data.json on stdout or -o PATH.
   --bin PATH            revops-stream that runs the shards (default: on hosts
                         given with -S, revops-stream on their PATH; locally,
                         \$RS_BIN, else this checkout's build, else PATH)
-  --compact, --memory SIZE
-                        passed to revops-stream merge
+  --compact, --memory SIZE, --no-validate, --lenient
+                        passed to revops-stream merge (which checks every
+                        record against the data model: its memory, about 48
+                        bytes per rep, account and opportunity, comes out of
+                        a --memory given; --no-validate skips the checks)
   -h, --help            show this help
 
 Each shard runs single-threaded (-j 1) unless GENERATE OPTIONS say otherwise.
+The settings options among GENERATE OPTIONS (--seed, --reps, --accounts,
+--opportunities, --as-of, --set, --settings, --vocab; spelled in full) go to
+the merge too, so that it checks the records against them.
 If a shard fails, the others are stopped and the first error is one line on
 stderr; the exit status is then the shard's (2 for a usage error in GENERATE
 OPTIONS) or 1. A failing merge exits with its own status.
@@ -53,7 +59,7 @@ die() { echo "$me: $1" >&2; exit "${2:-1}"; }
 usage_error() { echo "$me: $1 (see --help)" >&2; exit 2; }
 posint() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
 
-shards="" out="" jobs="" mode=files level=1 gen="" compact=() memory=()
+shards="" out="" jobs="" mode=files level=1 gen="" compact=() memory=() checks=()
 ssh=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -71,6 +77,7 @@ while [ $# -gt 0 ]; do
             level=$2; shift 2 ;;
         --bin) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--bin needs a path"; gen=$2; shift 2 ;;
         --compact) compact=(--compact); shift ;;
+        --no-validate | --lenient) checks+=("$1"); shift ;;
         --memory) [ $# -ge 2 ] || usage_error "--memory needs a size"; memory=(--memory "$2"); shift 2 ;;
         --) shift; break ;;
         -*) usage_error "unknown option '$1'" ;;
@@ -120,7 +127,7 @@ popts=(--will-cite -q --halt now,fail=1 --joblog "$tmp/joblog" "${ssh[@]}")
 [ -n "$jobs" ] && popts+=(-j "$jobs")
 # Hosts get the same timestamp as this machine (merge takes the earliest anyway).
 [ -n "${SOURCE_DATE_EPOCH:-}" ] && [ ${#ssh[@]} -gt 0 ] && popts+=(--env SOURCE_DATE_EPOCH)
-merge=("$local_bin" merge "${compact[@]}" "${memory[@]}")
+merge=("$local_bin" merge "${compact[@]}" "${memory[@]}" "${checks[@]}")
 [ -n "$out" ] && merge+=(-o "$out")
 # merge checks every record against the data model: it takes the settings
 # options that the shards were generated with.

@@ -39,10 +39,9 @@ int cli_normalize_generated_at(const char *s, char out[40], rs_err *err);
 
 /* ---- the settings options of validate and merge (cli_check.c) ---- */
 /* What data set the data-model rules check against: generate's settings
- * options, each option applied to s (and to probe, which starts from
- * impossible values so that what was given explicitly shows). */
+ * options, each applied to s (whose `given` bits say what was explicit). */
 typedef struct cli_check {
-    rs_settings s, probe;
+    rs_settings s;
     const char *vocab_dir;
     rs_vocab vocab;
     bool vocab_loaded;

@@ -2,6 +2,7 @@
  * rules check against (validate.h). Both subcommands take them alike. */
 #include "cli.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +10,6 @@ void cli_check_init(cli_check *c)
 {
     memset(c, 0, sizeof *c);
     rs_settings_init(&c->s);
-    /* probe gets the same options from impossible starting values, so that
-     * what the options set explicitly shows as a change. */
-    rs_settings_init(&c->probe);
-    c->probe.seed = UINT64_MAX;
-    c->probe.num_reps = c->probe.num_accounts = c->probe.num_opportunities = UINT64_MAX;
-    c->probe.as_of = INT32_MIN;
 }
 
 static int apply(rs_settings *s, int opt, const char *arg, rs_err *err)
@@ -57,22 +52,23 @@ int cli_check_option(cli_check *c, int opt, const char *arg, rs_err *err)
         c->vocab_dir = arg;
         return 0;
     }
-    int rc = apply(&c->s, opt, arg, err);
-    return rc ? rc : apply(&c->probe, opt, arg, err);
+    /* Each option is read once: a --settings FILE may be a pipe. */
+    return apply(&c->s, opt, arg, err);
 }
 
 int cli_check_config(cli_check *c, bool lenient, rs_validator_config *cfg, rs_err *err)
 {
+    /* What the options gave explicitly overrides a stream header's. */
     unsigned mask = 0;
-    if (c->probe.seed != UINT64_MAX)
+    if (c->s.given & RS_GIVEN_SEED)
         mask |= RS_VX_SEED;
-    if (c->probe.num_reps != UINT64_MAX)
+    if (c->s.given & RS_GIVEN_REPS)
         mask |= RS_VX_REPS;
-    if (c->probe.num_accounts != UINT64_MAX)
+    if (c->s.given & RS_GIVEN_ACCOUNTS)
         mask |= RS_VX_ACCOUNTS;
-    if (c->probe.num_opportunities != UINT64_MAX)
+    if (c->s.given & RS_GIVEN_OPPORTUNITIES)
         mask |= RS_VX_OPPORTUNITIES;
-    if (c->probe.as_of != INT32_MIN)
+    if (c->s.given & RS_GIVEN_AS_OF)
         mask |= RS_VX_AS_OF;
     /* Counts not given are unknown here (a header may bring them), so only
      * given counts take part in the feasibility checks. */
@@ -96,5 +92,4 @@ void cli_check_free(cli_check *c)
     if (c->vocab_loaded)
         rs_vocab_free(&c->vocab);
     rs_settings_free(&c->s);
-    rs_settings_free(&c->probe);
 }

@@ -473,8 +473,12 @@ int cmd_generate(int argc, char **argv)
         zstd_level = 3;
 
     rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
-    if (rc || (cli_parse_only && (rc = rs_settings_check(&s, &err)) == 0))
+    if (rc)
         goto done;
+    if (cli_parse_only) {
+        rc = rs_settings_check(&s, &err);
+        goto done;
+    }
     rs_gen *g;
     if ((rc = rs_gen_create(&g, &s, &v, go.threads, &err)))
         goto done;

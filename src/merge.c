@@ -285,31 +285,61 @@ static int alloc_shards(merge *m, size_t i, uint64_t line, uint64_t count)
     return 0;
 }
 
-/* The validator, from the first header: its memory comes out of the
- * budget, and the settings digest is checked before anything is written. */
+/* Reports the first violated rule (not a warning) as the merge's error: at
+ * FILE:LINE when a line shows it, else for the whole data set. */
+static int check_failed(merge *m, size_t input, uint64_t line)
+{
+    for (size_t k = 0; k < rs_validator_nresults(m->v); k++) {
+        const rs_vresult *r = rs_validator_result(m->v, k);
+        if (!r->count || r->warning)
+            continue;
+        char where[64] = "header: ";
+        if (r->type != RS_VWHERE_HEADER && r->has_id)
+            snprintf(where, sizeof where, "%s %lld: ", rs_type_name((rs_type)r->type), (long long)r->id);
+        else if (r->type != RS_VWHERE_HEADER)
+            where[0] = '\0';
+        /* What to do about it: the usual cause is options merge was not given. */
+        const char *hint = " (validate lists every rule)";
+        if (strcmp(r->rule, "settings") == 0)
+            hint = "; give merge the settings options given to generate, or --no-validate";
+        else if (!m->hdr.settings[0])
+            hint = "; the stream has no settings digest (split writes such): give merge the --as-of, --set, "
+                   "--settings and --vocab the data was made with, --lenient for another tool's data, or "
+                   "--no-validate";
+        if (line)
+            return fail_at(m, input, line, "rule %s: %s%s%s", r->rule, where, r->detail, hint);
+        return fail(m, "rule %s failed (%llu violation%s; first %s%s)%s", r->rule, (unsigned long long)r->count,
+                    r->count == 1 ? "" : "s", where, r->detail, hint);
+    }
+    return 0;
+}
+
+/* The validator, from the first header. With --memory given, its memory
+ * comes out of the budget (at most half of it); the header's own rules (the
+ * settings digest above all) are checked before anything is written. */
 static int start_check(merge *m, size_t i, uint64_t line)
 {
     const uint64_t *n = m->hdr.counts;
     uint64_t need = rs_validator_bytes_for(n[0], n[1], n[2]);
-    if (need > m->o->memory / 2) {
-        uint64_t mib = need == UINT64_MAX ? UINT64_MAX : (need >> 20) + 1;
-        return fail_at(m, i, line,
-                       "checking the data model keeps about %llu MiB for these counts, over half of --memory "
-                       "(%llu MiB): give --memory %lluM or more, or --no-validate",
-                       (unsigned long long)mib, (unsigned long long)(m->o->memory >> 20),
-                       (unsigned long long)(mib > UINT64_MAX / 2 ? mib : 2 * mib));
+    if (m->o->memory_given) {
+        if (need > UINT64_MAX / 4)
+            return fail_at(m, i, line,
+                           "these counts are too large to check the data model in memory: use --no-validate");
+        if (need > m->o->memory / 2) {
+            uint64_t mib = (need >> 20) + 1;
+            return fail_at(m, i, line,
+                           "checking the data model keeps about %llu MiB for these counts, over half of --memory "
+                           "(%llu MiB): give --memory %lluM or more, or --no-validate",
+                           (unsigned long long)mib, (unsigned long long)(m->o->memory >> 20),
+                           (unsigned long long)(2 * mib));
+        }
+        /* A sorter made before this header keeps the half it was given. */
+        m->budget = m->o->memory - need;
+        if (m->sp.budget > m->budget)
+            m->sp.budget = m->budget;
     }
-    m->budget = m->o->memory - need;
-    if (m->sp.budget > m->budget)
-        m->sp.budget = m->budget;
-    /* A header without a settings digest (split writes such) stands for data
-     * of unknown settings: the formulas are checked as validate --lenient
-     * does, which merge then lets pass. */
-    rs_validator_config cfg = *m->o->check;
-    if (!m->hdr.settings[0])
-        cfg.lenient = true;
     rs_err verr;
-    if (rs_validator_create(&m->v, &cfg, &verr))
+    if (rs_validator_create(&m->v, m->o->check, &verr))
         return nomem(m);
     rs_record hrec;
     memset(&hrec, 0, sizeof hrec);
@@ -318,30 +348,10 @@ static int start_check(merge *m, size_t i, uint64_t line)
     hrec.header.shard_index = hrec.header.shard_count = 1; /* the whole data set */
     if (rs_validator_feed(m->v, &hrec, &verr))
         return fail_at(m, i, line, "%s", verr.msg);
-    const rs_vresult *r = rs_validator_find(m->v, "settings");
-    if (r && r->count)
-        return fail_at(m, i, line, "%s; merge checks every record against the settings it was made with",
-                       r->detail);
-    return 0;
-}
-
-/* Reports the first violated rule as the merge's error. */
-static int check_failed(merge *m, size_t input, uint64_t line)
-{
-    for (size_t k = 0; k < rs_validator_nresults(m->v); k++) {
-        const rs_vresult *r = rs_validator_result(m->v, k);
-        if (!r->count || r->warning)
-            continue;
-        char where[64] = "";
-        if (r->type == RS_VWHERE_HEADER)
-            snprintf(where, sizeof where, "header: ");
-        else if (r->has_id)
-            snprintf(where, sizeof where, "%s %lld: ", rs_type_name((rs_type)r->type), (long long)r->id);
-        if (line)
-            return fail_at(m, input, line, "rule %s: %s%s (validate lists every rule)", r->rule, where, r->detail);
-        return fail(m, "rule %s failed (%llu violation%s; first %s%s): the merged data.json would not validate",
-                    r->rule, (unsigned long long)r->count, r->count == 1 ? "" : "s", where, r->detail);
-    }
+    int rc = check_failed(m, i, line);
+    if (rc)
+        return rc;
+    m->warned = rs_validator_violations(m->v);
     return 0;
 }
 
@@ -1028,8 +1038,10 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
     m.sink_err = sink_err;
     m.cur = -1;
     m.slot = -1;
-    m.budget = o->memory;
-    rs_spool_init(&m.sp, o->memory);
+    /* With the checks, half of a given --memory is theirs until the first
+     * header says how much they need (a sorter may start before it). */
+    m.budget = o->check && o->memory_given ? o->memory / 2 : o->memory;
+    rs_spool_init(&m.sp, m.budget);
     int rc = 0;
     m.in = calloc(npaths ? npaths : 1, sizeof *m.in);
     if (!m.in)

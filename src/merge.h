@@ -19,11 +19,14 @@
 typedef struct rs_merge_options {
     bool compact;             /* json.dumps form instead of indent=2 */
     uint64_t memory;          /* budget for sorting (and the territory spool) */
+    bool memory_given;        /* memory was chosen: the checks fit in it too */
     const char *generated_at; /* NULL: the earliest of the shards' headers */
     const char *tmpdir;       /* NULL: $TMPDIR, else /tmp */
     /* The data-model rules (validate.h) every record must keep, so that merge
      * never writes a data.json that validate rejects; NULL: structure only.
-     * The validator's memory (rs_validator_bytes_for) comes out of memory. */
+     * With memory_given, the validator's memory (rs_validator_bytes_for)
+     * comes out of memory, and may take at most half of it; otherwise it is
+     * on top of the default budget. */
     const rs_validator_config *check;
 } rs_merge_options;
 

@@ -540,6 +540,19 @@ int rs_settings_set(rs_settings *s, const char *name, const char *value, rs_err 
         snprintf(err->msg, sizeof err->msg, "%s: expected %s, got \"%s\"", name, what, shown);
         return RS_EUSAGE;
     }
+    static const struct {
+        size_t off;
+        unsigned bit;
+    } identity[] = {
+        {offsetof(rs_settings, seed), RS_GIVEN_SEED},
+        {offsetof(rs_settings, num_reps), RS_GIVEN_REPS},
+        {offsetof(rs_settings, num_accounts), RS_GIVEN_ACCOUNTS},
+        {offsetof(rs_settings, num_opportunities), RS_GIVEN_OPPORTUNITIES},
+        {offsetof(rs_settings, as_of), RS_GIVEN_AS_OF},
+    };
+    for (size_t k = 0; k < sizeof identity / sizeof *identity; k++)
+        if (st->off == identity[k].off)
+            s->given |= identity[k].bit;
     return 0;
 }
 

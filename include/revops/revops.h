@@ -76,7 +76,17 @@ typedef struct rs_settings {
     int amount_retry_limit;
     double quota_multiplier;
     int64_t quota_min, quota_max;
+    unsigned given; /* RS_GIVEN_* bits: set by rs_settings_set or a file */
 } rs_settings;
+
+/* Which of the data set's identity settings were given, not defaulted. */
+enum {
+    RS_GIVEN_SEED = 1u << 0,
+    RS_GIVEN_REPS = 1u << 1,
+    RS_GIVEN_ACCOUNTS = 1u << 2,
+    RS_GIVEN_OPPORTUNITIES = 1u << 3,
+    RS_GIVEN_AS_OF = 1u << 4,
+};
 
 /* Fills s with the defaults of SPEC 4. */
 void rs_settings_init(rs_settings *s);

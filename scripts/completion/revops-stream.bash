@@ -55,7 +55,7 @@ _revops_stream()
                   --vocab --types --shard -j --threads -o --compress --output --connect-timeout
                   --listen --max-clients --once --kafka-key --rate --progress --quiet -h --help --version'
             ;;
-        merge) opts='-o --compact --memory --generated-at --no-validate --seed --reps --accounts
+        merge) opts='-o --compact --memory --generated-at --no-validate --lenient --seed --reps --accounts
                       --opportunities --as-of --set --settings --vocab -h --help' ;;
         validate)
             opts='--seed --reps --accounts --opportunities --as-of --set --settings --vocab
