@@ -80,6 +80,14 @@ void cli_tempfile_remove(const char *path)
     }
 }
 
+void cli_fatal_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 static void on_fatal_signal(int sig)
 {
     for (int i = 0; i < MAX_TEMPS; i++)

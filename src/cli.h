@@ -6,6 +6,7 @@
 #include "validate.h"
 
 #include <getopt.h>
+#include <signal.h>
 
 #define RS_PROG "revops-stream"
 
@@ -25,6 +26,8 @@ extern bool cli_parse_only;
 /* Installs SIGINT/SIGTERM/SIGHUP handlers that remove registered temp files
  * and exit 130/143/129, and ignores SIGPIPE (writes then fail with EPIPE). */
 void cli_signals_init(void);
+/* Fills set with the signals whose handler removes the temp files. */
+void cli_fatal_signals(sigset_t *set);
 /* Registers/unregisters a temp file to remove on a fatal signal. */
 void cli_tempfile_add(const char *path);
 void cli_tempfile_remove(const char *path);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +119,15 @@ int rs_out_open(rs_out **out, const char *path, rs_err *err)
         return RS_ENOMEM;
     }
     snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+    /* No fatal signal between creating the temp file and registering it for
+     * removal: one that came in between would leave it behind. */
+    sigset_t fatal, old_mask;
+    cli_fatal_signals(&fatal);
+    pthread_sigmask(SIG_BLOCK, &fatal, &old_mask);
     o->fd = mkstemp(o->tmp_path);
+    if (o->fd >= 0)
+        cli_tempfile_add(o->tmp_path);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (o->fd < 0) {
         snprintf(err->msg, sizeof err->msg, "%s: cannot create: %s", path, strerror(errno));
         free(o->tmp_path);
@@ -131,7 +141,6 @@ int rs_out_open(rs_out **out, const char *path, rs_err *err)
     umask(mask);
     struct stat old;
     fchmod(o->fd, stat(path, &old) == 0 ? (old.st_mode & 07777) : (0666 & ~mask));
-    cli_tempfile_add(o->tmp_path);
     *out = o;
     return 0;
 }
