@@ -76,8 +76,13 @@ test: deps
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory check-fuzz
 
-bench: deps all
-	scripts/bench.sh
+# The ceiling program of the bench: a bare formatter of one fixed line.
+$(BUILD)/bench/ceiling: scripts/bench/ceiling.c src/fmt.h | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench: deps all $(BUILD)/bench/ceiling
+	RS_CEILING=$(BUILD)/bench/ceiling scripts/bench.sh
 
 # libFuzzer targets (clang, ASan+UBSan) for the parsers: tests/fuzz/fuzz_*.c.
 # `make fuzz` runs each for FUZZ_SECONDS from its seed corpus

@@ -47,6 +47,20 @@ typedef struct rs_event {
     uint32_t old_v, new_v; /* stage index, or date in days */
 } rs_event;
 
+/* A token's JSON-escaped form in a padded arena: s may be read
+ * RS_FMT_SHORT bytes past its start (fmt.h), so short ones copy in one go. */
+typedef struct rs_ftok {
+    const char *s;
+    size_t n;
+} rs_ftok;
+
+/* Every vocabulary the formatter uses, in that form; indexes as in rs_vocab. */
+typedef struct rs_ftoks {
+    rs_ftok *first_names, *last_names, *nouns, *suffixes, *industries, *stages, *regions, *products;
+    rs_ftok **region_states; /* [region][state] */
+    char *arena;
+} rs_ftoks;
+
 struct rs_gen {
     const rs_settings *s;
     const rs_vocab *v;
@@ -69,10 +83,11 @@ struct rs_gen {
     double k; /* global amount factor */
     int64_t pipeline_total;
     unsigned threads; /* for the analysis passes */
-    /* Shared by every emitter: formatted dates and escaped products. */
+    /* Shared by every emitter: dates as "YYYY-MM-DD" with their quotes (12
+     * bytes of every 16) and the escaped tokens. */
     int32_t date_lo, date_n;
-    char *dates; /* date_n entries of 10 bytes */
-    rs_token *products;
+    char *dates;
+    rs_ftoks tok;
     size_t product_max_esc;
 };
 
