@@ -247,7 +247,10 @@ if $has_net && command -v socat >/dev/null 2>&1; then
     to_socket() { sink "$3" & timeout 600 "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
     # served J URL CONNECT-ADDRESS: one --listen --once run with a socat client.
     served() {
-        timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>"$work/srv.err" &
+        # A fresh file: the server's redirection may truncate the last run's
+        # announcement only after the wait below has read it.
+        rm -f "$work/srv.err"; : >"$work/srv.err"
+        timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>>"$work/srv.err" &
         local sp=$!
         until grep -q 'listening on' "$work/srv.err"; do sleep 0.01; done
         sink "$3"

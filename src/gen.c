@@ -76,7 +76,7 @@ static int plan_territories(rs_gen *g, rs_err *err)
 
 /* Splits of opportunities over accounts, of close-date categories and of
  * history events over opportunities, each with an exact total. */
-static void plan_splits(rs_gen *g)
+static int plan_splits(rs_gen *g)
 {
     const rs_settings *s = g->s;
     uint64_t seed = s->seed;
@@ -105,6 +105,11 @@ static void plan_splits(rs_gen *g)
     rs_part_init(&g->stage_split, rs_key(seed, RS_S_STAGE_SPLIT), g->N, hs, 0, g->stage_chg_max);
     rs_part_init(&g->close_chg_split, rs_key(seed, RS_S_CLOSECHG_SPLIT), g->n_nonnull, hc, 0, 2);
     g->n_history = hs + hc;
+    rs_part *parts[] = {&g->opp_split, &g->null_split, &g->recent_split, &g->stage_split, &g->close_chg_split};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (rs_part_tabulate(parts[i]))
+            return RS_ENOMEM;
+    return 0;
 }
 
 /* One analysis pass over accounts lo..hi (1-based): with factor false, the
@@ -478,8 +483,7 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigne
         goto nomem;
     if (rc)
         goto fail;
-    plan_splits(g);
-    if (plan_tables(g))
+    if (plan_splits(g) || plan_tables(g))
         goto nomem;
     rc = plan_amounts(g, err);
     if (rc)
@@ -506,5 +510,10 @@ void rs_gen_free(rs_gen *g)
     free(g->territory_pipeline);
     free(g->dates);
     free_tokens(g);
+    rs_part_free(&g->opp_split);
+    rs_part_free(&g->null_split);
+    rs_part_free(&g->recent_split);
+    rs_part_free(&g->stage_split);
+    rs_part_free(&g->close_chg_split);
     free(g);
 }

@@ -31,7 +31,7 @@ int64_t rs_model_quota(const rs_gen *g, uint32_t territory)
 {
     const rs_settings *s = g->s;
     uint64_t reps = rs_model_reps_at(g, g->territory_pos[territory - 1]);
-    double q = nearbyint(s->quota_multiplier * (double)g->territory_pipeline[territory - 1] / (double)reps);
+    double q = rs_round_even(s->quota_multiplier * (double)g->territory_pipeline[territory - 1] / (double)reps);
     if (q < (double)s->quota_min)
         return s->quota_min;
     if (q > (double)s->quota_max)
@@ -54,7 +54,7 @@ void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a)
     double per_employee = rs_uniform(rs_draw(g->k_account, id, A_REV_PER_EMPLOYEE), s->rev_per_employee_min,
                                      s->rev_per_employee_max);
     double dev_pct = rs_uniform(rs_draw(g->k_account, id, A_DEV_PCT), s->developer_pct_min, s->developer_pct_max);
-    double devs = nearbyint((double)a->revenue / per_employee * dev_pct);
+    double devs = rs_round_even((double)a->revenue / per_employee * dev_pct);
     a->developers = devs < 1.0 ? 1 : (int64_t)devs;
     a->tam = s->tam_per_developer * a->developers;
 }
@@ -75,7 +75,7 @@ static int64_t amount_raw(const rs_gen *g, const rs_account *a, const rs_amounts
     const rs_settings *s = g->s;
     /* The attempt number feeds the draw, so a retry redraws every amount. */
     uint64_t h = rs_draw(g->k_amount, a->id, ((uint64_t)g->attempt << 40) + j + 1);
-    return (int64_t)nearbyint(am->x * rs_uniform(h, s->amount_multiplier_min, s->amount_multiplier_max));
+    return (int64_t)rs_round_even(am->x * rs_uniform(h, s->amount_multiplier_min, s->amount_multiplier_max));
 }
 
 /* v scaled by tam / sum, rounded down, so the scaled values sum to <= tam. */
@@ -96,7 +96,7 @@ int64_t rs_model_amount_scaled(const rs_gen *g, const rs_account *a, const rs_am
 
 static int64_t amount_factored(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
 {
-    return (int64_t)nearbyint((double)rs_model_amount_scaled(g, a, am, j) * g->k);
+    return (int64_t)rs_round_even((double)rs_model_amount_scaled(g, a, am, j) * g->k);
 }
 
 int64_t rs_model_amount_final(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)

@@ -1,8 +1,10 @@
 #include "partition.h"
 #include "rng.h"
 
+#include "revops/revops.h"
+
 #include <math.h>
-#include <stdbool.h>
+#include <stdlib.h>
 
 void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t lo, uint64_t hi)
 {
@@ -11,6 +13,19 @@ void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t
     p->total = total;
     p->lo = lo;
     p->hi = hi;
+    p->narrow = (unsigned __int128)n * hi <= UINT64_MAX;
+    p->tab_len = 0;
+    p->tab_at = NULL;
+    p->tab = NULL;
+}
+
+void rs_part_free(rs_part *p)
+{
+    free(p->tab_at);
+    free(p->tab);
+    p->tab_at = NULL;
+    p->tab = NULL;
+    p->tab_len = 0;
 }
 
 /* An approximately standard normal draw: the Irwin-Hall sum of the four
@@ -22,9 +37,16 @@ static double normal(uint64_t h)
     return (s * 0x1.0p-16 - 2.0) * 1.7320508075688772;
 }
 
-uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uint64_t min, uint64_t max)
+static inline uint64_t clamp_draw(double x, uint64_t min, uint64_t max)
 {
-    double x = nearbyint(mean_total + sqrt(var_total > 0 ? var_total : 0) * normal(h));
+    /* Signed conversions are one instruction each; unsigned ones are not. */
+    if (max <= INT64_MAX) {
+        if (!(x >= (double)(int64_t)min))
+            return min;
+        if (x >= (double)(int64_t)max)
+            return max;
+        return (uint64_t)(int64_t)x;
+    }
     if (!(x >= (double)min))
         return min;
     if (x >= (double)max)
@@ -32,27 +54,107 @@ uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uin
     return (uint64_t)x;
 }
 
-/* Sum given to the left half of node (start, len, sum), len >= 2. */
-static uint64_t split_left(const rs_part *p, uint64_t start, uint64_t len, uint64_t sum)
+uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uint64_t min, uint64_t max)
+{
+    return clamp_draw(rs_round_even(mean_total + sqrt(var_total > 0 ? var_total : 0) * normal(h)), min, max);
+}
+
+/* Mean in proportion to size; variance of nl slots drawn from len slots
+ * whose values average m (exact for 0/1 slots and for uniform slots). */
+static rs_part_draw node_draw(const rs_part *p, uint64_t len, uint64_t sum)
 {
     uint64_t nl = len / 2, nr = len - nl;
-    /* The left sum must leave the right half a feasible sum too. */
-    unsigned __int128 right_max = (unsigned __int128)nr * p->hi, right_min = (unsigned __int128)nr * p->lo;
-    unsigned __int128 left_max = (unsigned __int128)nl * p->hi;
-    uint64_t min = (unsigned __int128)sum > right_max ? (uint64_t)(sum - right_max) : 0;
-    if ((unsigned __int128)min < (unsigned __int128)nl * p->lo)
-        min = nl * p->lo;
-    uint64_t max = sum - (uint64_t)right_min;
-    if ((unsigned __int128)max > left_max)
-        max = (uint64_t)left_max;
-    if (min >= max)
-        return min;
-    /* Mean in proportion to size; variance of nl slots drawn from len slots
-     * whose values average m (exact for 0/1 slots and for uniform slots). */
     double m = (double)sum / (double)len, w = (double)(p->hi - p->lo);
     double var_slot = w > 0 ? (m - (double)p->lo) * ((double)p->hi - m) * (w + 2.0) / (3.0 * w) : 0.0;
     double var = var_slot * (double)nl * (double)nr / (double)(len - 1);
-    return rs_part_draw_total(rs_draw(p->key, start, len), (double)sum * (double)nl / (double)len, var, min, max);
+    return (rs_part_draw){(double)sum * (double)nl / (double)len, sqrt(var > 0 ? var : 0)};
+}
+
+/* Sum given to the left half of node (start, len, sum), len >= 2. Inlined:
+ * the iterators call it about once per slot. */
+static inline __attribute__((always_inline)) uint64_t split_left(const rs_part *p, uint64_t start, uint64_t len, uint64_t sum)
+{
+    uint64_t nl = len / 2, nr = len - nl, min, max;
+    /* The left sum must leave the right half a feasible sum too. */
+    if (p->narrow) {
+        uint64_t right_max = nr * p->hi;
+        min = sum > right_max ? sum - right_max : 0;
+        if (min < nl * p->lo)
+            min = nl * p->lo;
+        max = sum - nr * p->lo;
+        if (max > nl * p->hi)
+            max = nl * p->hi;
+    } else {
+        unsigned __int128 right_max = (unsigned __int128)nr * p->hi, right_min = (unsigned __int128)nr * p->lo;
+        unsigned __int128 left_max = (unsigned __int128)nl * p->hi;
+        min = (unsigned __int128)sum > right_max ? (uint64_t)(sum - right_max) : 0;
+        if ((unsigned __int128)min < (unsigned __int128)nl * p->lo)
+            min = nl * p->lo;
+        max = sum - (uint64_t)right_min;
+        if ((unsigned __int128)max > left_max)
+            max = (uint64_t)left_max;
+    }
+    if (min >= max)
+        return min;
+    rs_part_draw d;
+    if (len <= p->tab_len && p->tab_at[len] >= 0)
+        d = p->tab[p->tab_at[len] + (int64_t)(sum - len * p->lo)];
+    else
+        d = node_draw(p, len, sum);
+    return clamp_draw(rs_round_even(d.mean + d.sd * normal(rs_draw(p->key, start, len))), min, max);
+}
+
+/* Node lengths at one depth differ by at most one (halving keeps them
+ * within floor and ceiling of n / 2^depth), so a tree has at most two per
+ * depth and the table covers every short node within its budget. */
+#define TAB_BUDGET 8192 /* entries */
+
+int rs_part_tabulate(rs_part *p)
+{
+    rs_part_free(p);
+    uint64_t w = p->hi - p->lo;
+    if (p->n < 2 || w > TAB_BUDGET)
+        return 0;
+    /* The shortest lengths first, while they fit in the budget. */
+    uint64_t lens[130];
+    size_t nlens = 0;
+    uint64_t a = p->n, b = p->n; /* the two lengths of a depth, a <= b */
+    while (b >= 2) {
+        lens[nlens++] = b;
+        if (a != b && a >= 2)
+            lens[nlens++] = a;
+        uint64_t na = a / 2, nb = b - b / 2;
+        a = na;
+        b = nb;
+    }
+    uint64_t entries = 0, max_len = 0;
+    for (size_t i = nlens; i-- > 0;) {
+        if (lens[i] > TAB_BUDGET || entries + lens[i] * w + 1 > TAB_BUDGET)
+            break;
+        entries += lens[i] * w + 1;
+        max_len = lens[i];
+    }
+    if (!entries)
+        return 0;
+    p->tab_at = malloc((max_len + 1) * sizeof *p->tab_at);
+    p->tab = malloc(entries * sizeof *p->tab);
+    if (!p->tab_at || !p->tab) {
+        rs_part_free(p);
+        return RS_ENOMEM;
+    }
+    for (uint64_t len = 0; len <= max_len; len++)
+        p->tab_at[len] = -1;
+    int64_t at = 0;
+    for (size_t i = nlens; i-- > 0 && lens[i] <= max_len;) {
+        uint64_t len = lens[i];
+        if (p->tab_at[len] >= 0)
+            continue;
+        p->tab_at[len] = at;
+        for (uint64_t s = 0; s <= len * w; s++)
+            p->tab[at++] = node_draw(p, len, len * p->lo + s);
+    }
+    p->tab_len = max_len;
+    return 0;
 }
 
 /* Walks from the root to one slot, chosen by slot index or (by_unit) by a
@@ -121,7 +223,7 @@ void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
     it->depth++;
 }
 
-uint64_t rs_part_iter_next(rs_part_iter *it)
+uint64_t rs_part_iter_descend(rs_part_iter *it)
 {
     if (it->depth == 0)
         return 0;
