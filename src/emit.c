@@ -83,7 +83,7 @@ static inline char *put(char *p, const char *s, size_t n)
 
 static inline char *put_tok(char *p, const rs_ftok *t)
 {
-    return rs_fmt_short(p, t->s, t->n);
+    return rs_put_short(p, t->s, t->n);
 }
 
 /* A quoted date: from the table (16-byte entries, 12 used) or formatted. */
@@ -108,7 +108,7 @@ static inline char *put_dup(char *p, uint64_t dup)
 {
     if (dup) {
         p = LIT(p, " (");
-        p = rs_fmt_u64(p, dup);
+        p = rs_put_u64(p, dup);
         *p++ = ')';
     }
     return p;
@@ -128,9 +128,9 @@ static size_t max_esc(const rs_list *l)
 static char *put_shard(char *p, const rs_gen_options *o)
 {
     p = LIT(p, "\"shard\":{\"index\":");
-    p = rs_fmt_u64(p, o->shard_index);
+    p = rs_put_u64(p, o->shard_index);
     p = LIT(p, ",\"count\":");
-    p = rs_fmt_u64(p, o->shard_count);
+    p = rs_put_u64(p, o->shard_count);
     return LIT(p, "}}}\n");
 }
 
@@ -146,17 +146,17 @@ void rs_emit_header(emitter *e, const rs_gen_options *o)
     p = LIT(p, "{\"type\":\"header\",\"data\":{\"schema\":\"" RS_SCHEMA "\",\"generated_at\":\"");
     p = put(p, o->generated_at, strlen(o->generated_at));
     p = LIT(p, "\",\"generator\":\"revops-stream " RS_VERSION "\",\"seed\":");
-    p = rs_fmt_u64(p, g->s->seed);
+    p = rs_put_u64(p, g->s->seed);
     p = LIT(p, ",\"as_of\":");
     p = put_date(g, p, g->s->as_of);
     p = LIT(p, ",\"settings\":\"");
     p = put(p, digest, 16);
     p = LIT(p, "\",\"counts\":{\"reps\":");
-    p = rs_fmt_u64(p, g->R);
+    p = rs_put_u64(p, g->R);
     p = LIT(p, ",\"accounts\":");
-    p = rs_fmt_u64(p, g->A);
+    p = rs_put_u64(p, g->A);
     p = LIT(p, ",\"opportunities\":");
-    p = rs_fmt_u64(p, g->N);
+    p = rs_put_u64(p, g->N);
     p = LIT(p, "},");
     done(e, put_shard(p, o));
 }
@@ -179,7 +179,7 @@ void rs_emit_footer(emitter *e, const rs_gen_options *o, const uint64_t counts[R
         const char *name = rs_type_name((rs_type)t);
         p = put(p, name, strlen(name));
         p = LIT(p, "\":");
-        p = rs_fmt_u64(p, counts[t]);
+        p = rs_put_u64(p, counts[t]);
     }
     p = LIT(p, "},");
     done(e, put_shard(p, o));
@@ -195,7 +195,7 @@ static void emit_territories(emitter *e, uint64_t lo, uint64_t hi)
             return;
         char *p = cur(e);
         p = LIT(p, "{\"type\":\"territory\",\"data\":{\"id\":");
-        p = rs_fmt_u64(p, t);
+        p = rs_put_u64(p, t);
         p = LIT(p, ",\"name\":\"");
         p = put_tok(p, &g->tok.industries[g->territory_industry[t - 1]]);
         done(e, LIT(p, " Territory\"}}\n"));
@@ -219,7 +219,7 @@ static void emit_reps(emitter *e, uint64_t lo, uint64_t hi)
             return;
         char *p = cur(e);
         p = LIT(p, "{\"type\":\"rep\",\"data\":{\"id\":");
-        p = rs_fmt_u64(p, id);
+        p = rs_put_u64(p, id);
         p = LIT(p, ",\"name\":\"");
         p = put_tok(p, &g->tok.first_names[base / nlast]);
         *p++ = ' ';
@@ -230,9 +230,9 @@ static void emit_reps(emitter *e, uint64_t lo, uint64_t hi)
         p = LIT(p, "\",\"region\":\"");
         p = put_tok(p, &g->tok.regions[region]);
         p = LIT(p, "\",\"quota\":");
-        p = rs_fmt_i64(p, rs_model_quota(g, territory));
+        p = rs_put_i64(p, rs_model_quota(g, territory));
         p = LIT(p, ",\"territoryId\":");
-        p = rs_fmt_u64(p, territory);
+        p = rs_put_u64(p, territory);
         done(e, LIT(p, "}}\n"));
     }
 }
@@ -272,13 +272,13 @@ static void emit_accounts(emitter *e, uint64_t lo, uint64_t hi)
             return;
         char *p = cur(e);
         p = LIT(p, "{\"type\":\"account\",\"data\":{\"id\":");
-        p = rs_fmt_u64(p, id);
+        p = rs_put_u64(p, id);
         p = LIT(p, ",\"name\":\"");
         p = put_account_name(g, p, base, dup);
         p = LIT(p, "\",\"annualRevenue\":");
-        p = rs_fmt_i64(p, a.revenue);
+        p = rs_put_i64(p, a.revenue);
         p = LIT(p, ",\"numDevelopers\":");
-        p = rs_fmt_i64(p, a.developers);
+        p = rs_put_i64(p, a.developers);
         p = LIT(p, ",\"state\":\"");
         p = put_tok(p, &g->tok.region_states[region][state]);
         p = LIT(p, "\",\"industry\":\"");
@@ -288,9 +288,9 @@ static void emit_accounts(emitter *e, uint64_t lo, uint64_t hi)
         p = LIT(p, ",\"inPipeline\":");
         p = put_bool(p, a.nopps > 0);
         p = LIT(p, ",\"repId\":");
-        p = rs_fmt_u64(p, a.rep);
+        p = rs_put_u64(p, a.rep);
         p = LIT(p, ",\"territoryId\":");
-        p = rs_fmt_u64(p, a.territory);
+        p = rs_put_u64(p, a.territory);
         done(e, LIT(p, "}}\n"));
     }
 }
@@ -331,7 +331,7 @@ static void emit_opportunities(emitter *e, uint64_t lo, uint64_t hi)
                 return;
             char *p = cur(e);
             p = LIT(p, "{\"type\":\"opportunity\",\"data\":{\"id\":");
-            p = rs_fmt_u64(p, o.id);
+            p = rs_put_u64(p, o.id);
             p = LIT(p, ",\"name\":\"");
             p = put_account_name(g, p, name_base, name_dup);
             *p++ = ' ';
@@ -340,15 +340,15 @@ static void emit_opportunities(emitter *e, uint64_t lo, uint64_t hi)
                 prod = 0;
             p = put_dup(p, j >= np ? j / np + 1 : 0);
             p = LIT(p, "\",\"amount\":");
-            p = rs_fmt_i64(p, rs_model_amount_final(g, &a, &am, j));
+            p = rs_put_i64(p, rs_model_amount_final(g, &a, &am, j));
             p = LIT(p, ",\"stage\":\"");
             p = put_tok(p, &g->tok.stages[o.stage]);
             p = LIT(p, "\",\"closeDate\":");
             p = o.null_close ? LIT(p, "null") : put_date(g, p, o.close);
             p = LIT(p, ",\"repId\":");
-            p = rs_fmt_u64(p, a.rep);
+            p = rs_put_u64(p, a.rep);
             p = LIT(p, ",\"accountId\":");
-            p = rs_fmt_u64(p, aid);
+            p = rs_put_u64(p, aid);
             p = LIT(p, ",\"created_date\":");
             p = put_date(g, p, o.created);
             done(e, LIT(p, "}}\n"));
@@ -377,9 +377,9 @@ static void emit_history(emitter *e, uint64_t lo, uint64_t hi)
                 return;
             char *p = cur(e);
             p = LIT(p, "{\"type\":\"opportunity_history\",\"data\":{\"id\":");
-            p = rs_fmt_u64(p, next_id++);
+            p = rs_put_u64(p, next_id++);
             p = LIT(p, ",\"opportunity_id\":");
-            p = rs_fmt_u64(p, id);
+            p = rs_put_u64(p, id);
             if (ev[i].is_stage) {
                 p = LIT(p, ",\"field_name\":\"stage\",\"old_value\":\"");
                 p = put_tok(p, &g->tok.stages[ev[i].old_v]);

@@ -2,6 +2,7 @@
  * tables and text checks the two readers share. */
 #include "pyjson.h"
 #include "fdio.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,38 +137,14 @@ size_t rs_pyj_escape(char *dst, const char *src, size_t n)
     return (size_t)(d - dst);
 }
 
-static const char DIGIT_PAIRS[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
-
 size_t rs_fmt_u64(char *dst, uint64_t v)
 {
-    char tmp[20];
-    char *p = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, DIGIT_PAIRS + 2 * r, 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, DIGIT_PAIRS + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(dst, p, n);
-    return n;
+    return (size_t)(rs_put_u64(dst, v) - dst);
 }
 
 size_t rs_fmt_i64(char *dst, int64_t v)
 {
-    if (v < 0) {
-        dst[0] = '-';
-        return 1 + rs_fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v);
-    }
-    return rs_fmt_u64(dst, (uint64_t)v);
+    return (size_t)(rs_put_i64(dst, v) - dst);
 }
 
 /* ---- data.json writer ---- */

@@ -48,13 +48,13 @@ int main(int argc, char **argv)
             flush_out();
         char *p = buf + len;
         p = RS_FMT_LIT(p, "{\"type\":\"opportunity\",\"data\":{\"id\":");
-        p = rs_fmt_u64(p, id);
+        p = rs_put_u64(p, id);
         p = RS_FMT_LIT(p, ",\"name\":\"Kestrel Systems (829) Platform\",\"amount\":");
-        p = rs_fmt_u64(p, amount);
+        p = rs_put_u64(p, amount);
         p = RS_FMT_LIT(p, ",\"stage\":\"3 - Solutioning\",\"closeDate\":\"2026-02-12\",\"repId\":");
-        p = rs_fmt_u64(p, rep);
+        p = rs_put_u64(p, rep);
         p = RS_FMT_LIT(p, ",\"accountId\":");
-        p = rs_fmt_u64(p, account);
+        p = rs_put_u64(p, account);
         p = RS_FMT_LIT(p, ",\"created_date\":\"2024-09-17\"}}\n");
         len = (size_t)(p - buf);
     }
