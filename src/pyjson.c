@@ -83,7 +83,20 @@ size_t rs_pyj_escape(char *dst, const char *src, size_t n)
 {
     const unsigned char *s = (const unsigned char *)src, *end = s + n;
     char *d = dst;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (s < end) {
+        /* Eight bytes at a time while all pass as they are: none below 0x20,
+         * '"', '\\', DEL or non-ASCII (dst has room for 6 per byte). */
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+            if (((((w - ones * 0x20) | (q - ones) | (b - ones) | (del - ones)) & ~w) | w) & highs)
+                break;
+            memcpy(d, s, 8);
+            s += 8;
+            d += 8;
+        }
         const unsigned char *run = s;
         while (s < end && PY_CLASS[*s] == 0)
             s++;
