@@ -97,6 +97,18 @@ size_t rs_pyj_escape(char *dst, const char *src, size_t n)
             s += 8;
             d += 8;
         }
+        /* A plain tail of a string of 8 bytes or more: its last eight bytes
+         * at once (rewriting a few already copied as they were). */
+        if (s < end && end - s < 8 && end - (const unsigned char *)src >= 8) {
+            uint64_t w;
+            memcpy(&w, end - 8, 8);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+            if (!(((((w - ones * 0x20) | (q - ones) | (b - ones) | (del - ones)) & ~w) | w) & highs)) {
+                memcpy(d + (end - s) - 8, end - 8, 8);
+                d += end - s;
+                break;
+            }
+        }
         const unsigned char *run = s;
         while (s < end && PY_CLASS[*s] == 0)
             s++;
@@ -293,9 +305,55 @@ int rs_pyj_array_begin(rs_pyj *w, const char *key)
     return 0;
 }
 
+/* rs_pyj_entity when every string is short (nearly always; 256 bytes keep
+ * the room asked for well below what pyj_room allows): room for the
+ * whole element is made once, and a cursor in a register writes it. The
+ * keys are copied 32 bytes at a time (their slots' size), hence the slack. */
+static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
+{
+    int rc;
+    if ((rc = pyj_room(w, need + 32)))
+        return rc;
+    char *d = w->buf + w->len;
+    if (w->compact)
+        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
+    else
+        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
+    w->nelem++;
+    for (unsigned i = 0; i < e->nfields; i++) {
+        const rs_value *v = &e->v[i];
+        if (i > 0) {
+            memcpy(d, w->keys[e->type][i], 32);
+            d += w->keylen[e->type][i];
+        }
+        switch (v->kind) {
+        case RS_VAL_INT: d = rs_put_i64(d, v->i); break;
+        case RS_VAL_STR:
+            *d++ = '"';
+            d += rs_pyj_escape(d, v->s, v->len);
+            *d++ = '"';
+            break;
+        case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
+        case RS_VAL_NULL: d = RS_FMT_LIT(d, "null"); break;
+        }
+    }
+    d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
+    w->len = (size_t)(d - w->buf);
+    return 0;
+}
+
 int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
 {
     int rc;
+    size_t need = 64;
+    for (unsigned i = 0; i < e->nfields && need; i++) {
+        const rs_value *v = &e->v[i];
+        need += 32 + (v->kind != RS_VAL_STR ? 24 : v->len <= 256 ? 2 + RS_ESC_MAX_PER_BYTE * v->len : 0);
+        if (v->kind == RS_VAL_STR && v->len > 256)
+            need = 0; /* a long string: pieces, as below */
+    }
+    if (need)
+        return pyj_entity_short(w, e, need);
     if ((rc = pyj_room(w, 64)))
         return rc;
     if (w->compact) {
