@@ -221,9 +221,10 @@ static void emit_reps(emitter *e, uint64_t lo, uint64_t hi)
         p = LIT(p, "{\"type\":\"rep\",\"data\":{\"id\":");
         p = rs_put_u64(p, id);
         p = LIT(p, ",\"name\":\"");
-        p = put_tok(p, &g->tok.first_names[base / nlast]);
+        uint64_t last, first = rs_divmod(base, nlast, &last);
+        p = put_tok(p, &g->tok.first_names[first]);
         *p++ = ' ';
-        p = put_tok(p, &g->tok.last_names[base % nlast]);
+        p = put_tok(p, &g->tok.last_names[last]);
         p = put_dup(p, dup);
         p = LIT(p, "\",\"homeState\":\"");
         p = put_tok(p, &g->tok.region_states[region][state]);
@@ -240,10 +241,10 @@ static void emit_reps(emitter *e, uint64_t lo, uint64_t hi)
 /* An account's name: "Noun Suffix" from the name permutation, " (n)" past it. */
 static inline char *put_account_name(const rs_gen *g, char *p, uint64_t base, uint64_t dup)
 {
-    uint64_t nsuf = g->v->suffixes.n;
-    p = put_tok(p, &g->tok.nouns[base / nsuf]);
+    uint64_t suffix, noun = rs_divmod(base, g->v->suffixes.n, &suffix);
+    p = put_tok(p, &g->tok.nouns[noun]);
     *p++ = ' ';
-    p = put_tok(p, &g->tok.suffixes[base % nsuf]);
+    p = put_tok(p, &g->tok.suffixes[suffix]);
     return put_dup(p, dup);
 }
 
@@ -263,8 +264,10 @@ static void emit_accounts(emitter *e, uint64_t lo, uint64_t hi)
         rs_account a;
         rs_model_account(g, id, &a);
         a.nopps = rs_part_iter_next(&it);
-        uint32_t territory, region, state;
-        rs_model_rep(g, a.rep, &territory, &region, &state);
+        /* The owner is a rep of the account's territory: its region is the
+         * territory's. */
+        uint32_t region = g->territory_region[a.territory - 1];
+        uint32_t state = rs_model_rep_state(g, a.rep, region);
         uint64_t base, dup;
         rs_model_name(&g->account_names, id - 1, &base, &dup);
         reserve(e, need);

@@ -52,6 +52,8 @@ static int plan_territories(rs_gen *g, rs_err *err)
         return RS_EUSAGE;
     }
     size_t T = g->T ? g->T : 1;
+    g->reps_base = g->R / T;
+    g->reps_extra = g->R % T;
     g->territory_pos = calloc(T, sizeof *g->territory_pos);
     g->pos_territory = calloc(T, sizeof *g->pos_territory);
     g->territory_region = calloc(T, sizeof *g->territory_region);

@@ -16,15 +16,21 @@ enum { H_STAGE_A = 1, H_STAGE_B, H_CLOSE_DIR, H_CLOSE_NULL, H_CLOSE_A, H_CLOSE_B
 
 uint64_t rs_model_reps_at(const rs_gen *g, uint32_t pos)
 {
-    return g->R / g->T + (pos < g->R % g->T);
+    return g->reps_base + (pos < g->reps_extra);
 }
 
 void rs_model_rep(const rs_gen *g, uint64_t id, uint32_t *territory, uint32_t *region, uint32_t *state)
 {
-    uint32_t pos = (uint32_t)((id - 1) % g->T);
+    uint64_t pos;
+    rs_divmod(id - 1, g->T, &pos);
     *territory = g->pos_territory[pos];
     *region = g->territory_region[*territory - 1];
-    *state = (uint32_t)rs_below(rs_draw(g->k_rep, id, 0), g->v->region_states[*region].n);
+    *state = rs_model_rep_state(g, id, *region);
+}
+
+uint32_t rs_model_rep_state(const rs_gen *g, uint64_t id, uint32_t region)
+{
+    return (uint32_t)rs_below(rs_draw(g->k_rep, id, 0), g->v->region_states[region].n);
 }
 
 int64_t rs_model_quota(const rs_gen *g, uint32_t territory)
@@ -298,7 +304,7 @@ void rs_gen_part_range(uint64_t n, uint64_t k, uint64_t parts, uint64_t *lo, uin
 
 void rs_model_name(const rs_perm *p, uint64_t i, uint64_t *base, uint64_t *dup)
 {
-    *base = rs_perm_apply(p, i % p->n);
-    uint64_t round = i / p->n;
+    uint64_t at, round = rs_divmod(i, p->n, &at);
+    *base = rs_perm_apply(p, at);
     *dup = round ? round + 1 : 0;
 }

@@ -69,6 +69,7 @@ struct rs_gen {
     uint64_t k_industry, k_account, k_amount, k_territory, k_rep, k_opp, k_history;
     /* Territories: id 1..T in industry-name order. */
     uint32_t T;
+    uint64_t reps_base, reps_extra; /* R / T and R % T: reps per position */
     uint32_t *industry_territory; /* industry index -> territory id (0: absent) */
     uint32_t *territory_industry; /* territory id - 1 -> industry index */
     uint32_t *territory_pos;      /* territory id - 1 -> position in the shuffled deal order */
@@ -101,6 +102,9 @@ uint64_t rs_model_history_before(const rs_gen *g, uint64_t opps);
 uint64_t rs_model_reps_at(const rs_gen *g, uint32_t pos);
 /* Rep fields: territory id, region index, state index (into region's list). */
 void rs_model_rep(const rs_gen *g, uint64_t id, uint32_t *territory, uint32_t *region, uint32_t *state);
+/* The state alone, for a rep whose region is known (an account's owner is
+ * in the account's territory). */
+uint32_t rs_model_rep_state(const rs_gen *g, uint64_t id, uint32_t region);
 int64_t rs_model_quota(const rs_gen *g, uint32_t territory);
 /* Account fields except nopps/first_opp, which the caller sets from opp_split. */
 void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a);
@@ -132,6 +136,19 @@ void rs_opp_walk_init(rs_opp_walk *w, const rs_gen *g, uint64_t first_id);
 void rs_model_opp(const rs_gen *g, rs_opp_walk *w, rs_opp_core *o);
 /* The opportunity's history events in stream order; returns their count. */
 unsigned rs_model_history(const rs_gen *g, const rs_opp_core *o, rs_event ev[RS_MAX_EVENTS]);
+
+/* x / d, and x % d in *r: 32-bit division when both fit (names, reps;
+ * 64-bit division costs several times more on common x86). */
+static inline uint64_t rs_divmod(uint64_t x, uint64_t d, uint64_t *r)
+{
+    if ((x | d) <= UINT32_MAX) {
+        uint32_t q = (uint32_t)x / (uint32_t)d;
+        *r = (uint32_t)x - q * (uint32_t)d;
+        return q;
+    }
+    *r = x % d;
+    return x / d;
+}
 
 /* Name index helpers: base index into the name space and the " (n)" number
  * (0 when none) of entity index i (0-based) under a permutation. */
