@@ -638,20 +638,28 @@ static void canon_init(void)
     }
 }
 
-/* a[0..n) == b[0..n), eight bytes at a time (keys are short and known). */
+static inline bool same8(const char *a, const char *b)
+{
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x == y;
+}
+
+/* a[0..n) == b[0..n), eight bytes at a time, the last eight overlapping
+ * (the keys are short and known). */
 static inline bool same_n(const char *a, const char *b, size_t n)
 {
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
+    if (n < 8) {
+        for (; n > 0; a++, b++, n--)
+            if (*a != *b)
+                return false;
+        return true;
     }
-    for (; n > 0; a++, b++, n--)
-        if (*a != *b)
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if (!same8(a + i, b + i))
             return false;
-    return true;
+    return same8(a + n - 8, b + n - 8);
 }
 
 static bool canon_entity(pstate *p, const char *line, size_t len)
