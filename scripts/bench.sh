@@ -140,7 +140,6 @@ gen_row "generate $big_label | cat > /dev/null, -j 1" "$ns"
 ratio "  over the ceiling program | cat" "$ns" "${ns_ceil_pipe:-}"
 if $has_j; then
     measure3 "$bin" -j 2 "${C[@]}"
-    ns_j2=$NS
     gen_row "generate $big_label -> /dev/null, -j 2" "$NS"
     row "  peak RSS" "$RSS"
     ratio "  over the ceiling program -> /dev/null" "$NS" "${ns_ceil:-}"
