@@ -149,7 +149,7 @@ static rs_part_node tab_node(const rs_part *p, uint64_t len, uint64_t sum)
         return nd;
     nd.span = (uint32_t)(max - min);
     node_params(p, len, sum, &nd.mean, &nd.sd);
-    for (uint32_t v = 1; v <= 3 && v <= nd.span; v++) {
+    for (uint32_t v = 1; nd.span <= 3 && v <= nd.span; v++) {
         uint32_t a = 0, b = QUARTERS_MAX + 1; /* answer in [a, b]; b: none */
         while (a < b) {
             uint32_t m = a + (b - a) / 2;
