@@ -598,8 +598,16 @@ static inline const char *canon_str(const char *s, const char *e, size_t *n)
         uint64_t w;
         memcpy(&w, q, 8);
         uint64_t quote = w ^ (ones * '"'), bsl = w ^ (ones * '\\');
-        if ((((quote - ones) | (bsl - ones) | (w - ones * 0x20)) & ~w & highs) | (w & highs))
-            break;
+        uint64_t special = ((((quote - ones) | (bsl - ones) | (w - ones * 0x20)) & ~w) | w) & highs;
+        if (special) {
+            /* The lowest flag is exact (borrows only run upward): the first
+             * special byte, which had better be the closing quote. */
+            q += __builtin_ctzll(special) / 8;
+            if (*q != '"')
+                return NULL;
+            *n = (size_t)(q - (s + 1));
+            return q + 1;
+        }
         q += 8;
     }
     for (;; q++) {
