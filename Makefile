@@ -91,8 +91,13 @@ check-valgrind: $(BIN)
 	if [ $$st != 1 ]; then cat $$d/err; echo "valgrind: a failing merge: status $$st, want 1"; exit 1; fi; \
 	echo "valgrind: no leaks, no memory errors (a failing merge included)"
 
-bench: deps all
-	scripts/bench.sh
+# The ceiling program of the bench: a bare formatter of one fixed line.
+$(BUILD)/bench/ceiling: scripts/bench/ceiling.c src/fmt.h | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench: deps all $(BUILD)/bench/ceiling
+	RS_CEILING=$(BUILD)/bench/ceiling scripts/bench.sh
 
 # libFuzzer targets (clang, ASan+UBSan) for the parsers and every
 # subcommand's command line: tests/fuzz/fuzz_*.c.

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Benchmarks for SPEC 7 and the scale-out figures of SPEC 3 (run by `make bench`):
 # prints figures, asserts nothing.
-#   peak RSS of generate at 10^4 and 10^7 opportunities (/usr/bin/time -v);
+#   peak RSS of generate at 10^4, 10^6, 10^7 and 10^8 opportunities;
 #   generate at 10^7 opportunities with -j 1 and -j 2, to /dev/null and through
-#   `| cat > /dev/null`, beside the pipe's ceiling (/dev/zero through cat);
+#   `| cat > /dev/null`, beside the pipe's ceiling (/dev/zero through cat) and
+#   the ceiling program (scripts/bench/ceiling.c: a bare formatter of one fixed
+#   opportunity line, the same number of records) and the ratios to it;
 #   time of shard 1/8 (and 8/8) over the whole run at 10^7;
 #   merge of a 10^6-opportunity stream: in order, and shuffled with a small
 #   --memory so that it spills; scripts/parallel-shards.sh at 10^6.
 # Times are medians of 3 runs (the two vCPUs are shared: compare within a run).
 # Counts keep the default proportions: reps = 0.3 x opps, accounts = 0.7 x opps.
-# RS_BIN: the binary (default ./revops-stream). BENCH_BIG: the large count;
-# BENCH_MERGE: the merge count (default 10^6).
+# RS_BIN: the binary (default ./revops-stream). RS_CEILING: the ceiling program
+# (default build/bench/ceiling; `make bench` builds it). BENCH_BIG: the large
+# count; BENCH_MERGE: the merge count (default 10^6); BENCH_HUGE: the count of
+# the last peak-RSS row (default 10^8, a full run to /dev/null with the default
+# -j; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${RS_BIN:-./revops-stream}
 big=${BENCH_BIG:-10000000}
 mcount=${BENCH_MERGE:-1000000}
-label() { case "$1" in 10000) echo "10^4";; 1000000) echo "10^6";; 10000000) echo "10^7";; *) echo "$1";; esac; }
+huge=${BENCH_HUGE:-100000000}
+ceiling=${RS_CEILING:-build/bench/ceiling}
+label() { case "$1" in 10000) echo "10^4";; 1000000) echo "10^6";; 10000000) echo "10^7";; 100000000) echo "10^8";; *) echo "$1";; esac; }
 big_label=$(label "$big")
 m_label=$(label "$mcount")
 export SOURCE_DATE_EPOCH=1771477209
@@ -75,8 +82,11 @@ row() { printf '%-52s %s\n' "$1" "$2"; }
 row "figure" "value"
 row "------" "-----"
 
-counts 10000
-row "peak RSS, generate 10^4 opportunities, -j 1" "$(peak_rss "$bin" "${j1[@]}" "${C[@]}")"
+# Peak RSS should not depend on the count (default -j: every worker's buffers).
+for n in 10000 1000000; do
+    counts $n
+    row "peak RSS, generate $(label $n) opportunities" "$(peak_rss "$bin" "${C[@]}")"
+done
 
 counts 100000
 t0=$(now); "$bin" "${C[@]}" >/dev/null; t1=$(now)
@@ -101,20 +111,51 @@ gen_row() {
 # The ceiling of a pipe on this machine: the same bytes from /dev/zero through cat.
 ns=$(time3 'head -c "$bytes" /dev/zero | cat >/dev/null')
 row "pipe ceiling: /dev/zero | cat, same bytes" "$(rate "$bytes" "$ns") MB/s"
+# The ceiling program: as many fixed opportunity lines as the stream has records.
+if [ -x "$ceiling" ]; then
+    cbytes=$("$ceiling" "$records" | wc -c)
+    # crow LABEL NS: the ceiling's throughput.
+    crow() { row "$1" "$(rate "$cbytes" "$2") MB/s, $(awk -v r="$records" -v ns="$2" \
+        'BEGIN { printf "%.1f", r / (ns / 1e9) / 1e6 }') M records/s ($(secs "$2"))"; }
+    ns_ceil=$(time3 '"$ceiling" "$records" >/dev/null')
+    crow "ceiling program -> /dev/null" "$ns_ceil"
+    ns_ceil_pipe=$(time3 '"$ceiling" "$records" | cat >/dev/null')
+    crow "ceiling program | cat > /dev/null" "$ns_ceil_pipe"
+else
+    row "ceiling program" "n/a (no $ceiling; make bench builds it)"
+fi
+# ratio LABEL NS NS_CEIL: generate's MB/s and records/s over the ceiling's.
+ratio() {
+    [ -n "${3:-}" ] || return 0
+    row "$1" "$(awk -v b="$bytes" -v cb="$cbytes" -v a="$2" -v c="$3" \
+        'BEGIN { printf "%.2f of its MB/s, %.2f of its records/s", (b / a) / (cb / c), c / a }')"
+}
 measure3 "$bin" "${j1[@]}" "${C[@]}"
 ns_whole=$NS
 gen_row "generate $big_label -> /dev/null, -j 1" "$NS"
 row "  peak RSS" "$RSS"
+ratio "  over the ceiling program -> /dev/null" "$NS" "${ns_ceil:-}"
 ns=$(time3 '"$bin" "${j1[@]}" "${C[@]}" | cat >/dev/null')
 gen_row "generate $big_label | cat > /dev/null, -j 1" "$ns"
+ratio "  over the ceiling program | cat" "$ns" "${ns_ceil_pipe:-}"
 if $has_j; then
     measure3 "$bin" -j 2 "${C[@]}"
     gen_row "generate $big_label -> /dev/null, -j 2" "$NS"
     row "  peak RSS" "$RSS"
+    ratio "  over the ceiling program -> /dev/null" "$NS" "${ns_ceil:-}"
     ns=$(time3 '"$bin" -j 2 "${C[@]}" | cat >/dev/null')
     gen_row "generate $big_label | cat > /dev/null, -j 2" "$ns"
+    ratio "  over the ceiling program | cat" "$ns" "${ns_ceil_pipe:-}"
 else
     row "generate with -j 2" "n/a (no -j)"
+fi
+if [ "$huge" -gt 0 ]; then
+    counts "$huge"
+    t0=$(now)
+    rss=$(peak_rss "$bin" "${C[@]}")
+    t1=$(now)
+    row "peak RSS, generate $(label "$huge") opportunities" "$rss ($(secs $((t1 - t0))) to /dev/null)"
+    counts "$big"
 fi
 
 # A shard should cost its own share: shard K/8 over the whole run, both -j 1
@@ -133,7 +174,8 @@ fi
 # merge: in order; then the same records as 8 shard files in reverse order, as
 # the lines of 8 shards interleaved by `parallel --line-buffer`, and shuffled
 # line by line, the last two with a --memory well under the input so that
-# merge spills sorted runs to $TMPDIR.
+# merge spills sorted runs to $TMPDIR (the data-model checks take about 90 MiB
+# of a --memory given at 10^6).
 counts "$mcount"
 "$bin" "${C[@]}" >"$work/m.ndjson"
 mbytes=$(stat -c %s "$work/m.ndjson")
@@ -151,18 +193,28 @@ merge_rows() {
     row "merge $m_label, $name" "$(rate "$mbytes" "$NS") MB/s of NDJSON ($(secs "$NS"))"
     row "  peak RSS" "$RSS"
 }
-merge_rows "in order" "$work/m.ndjson"
+# Merge against generate, MB/s over MB/s (target >= 0.5), both -j 1: with
+# the data-model checks (the default) and without (--no-validate).
+for checks in "" --no-validate; do
+    NS=
+    merge_rows "in order${checks:+, $checks}" ${checks:+"$checks"} "$work/m.ndjson"
+    if [ -n "${NS:-}" ]; then
+        row "  over generate $big_label -> /dev/null, -j 1" "$(awk -v mb="$mbytes" -v mn="$NS" -v b="$bytes" -v gn="$ns_whole" \
+            'BEGIN { printf "%.2f", (mb / mn) / (b / gn) }')"
+    fi
+done
 if $has_shard; then
     for k in 8 7 6 5 4 3 2 1; do "$bin" --shard "$k/8" "${C[@]}" -o "$work/shard-$k.ndjson"; done
     merge_rows "8 shard files, reverse order" "$work"/shard-{8,7,6,5,4,3,2,1}.ndjson
     rm -f "$work"/shard-*.ndjson
     if command -v parallel >/dev/null 2>&1; then
         seq 8 | parallel --will-cite -j 8 --line-buffer "$bin" --shard {}/8 "${C[@]}" >"$work/mixed.ndjson"
-        merge_rows "8 shards interleaved, --memory 64M" --memory 64M "$work/mixed.ndjson"
+        merge_rows "8 shards interleaved, --memory 256M" --memory 256M "$work/mixed.ndjson"
         rm -f "$work/mixed.ndjson"
     fi
     shuf --random-source=<(yes) "$work/m.ndjson" >"$work/shuffled.ndjson"
-    merge_rows "lines shuffled, --memory 64M" --memory 64M "$work/shuffled.ndjson"
+    merge_rows "lines shuffled, --memory 256M" --memory 256M "$work/shuffled.ndjson"
+    merge_rows "lines shuffled, --memory 64M --no-validate" --memory 64M --no-validate "$work/shuffled.ndjson"
     rm -f "$work/shuffled.ndjson"
 fi
 
@@ -199,9 +251,10 @@ if $has_net && command -v socat >/dev/null 2>&1; then
     to_socket() { sink "$3" & timeout 600 "$bin" -j "$1" "${C[@]}" --output "$2" --connect-timeout 10; wait; }
     # served J URL CONNECT-ADDRESS: one --listen --once run with a socat client.
     served() {
-        # A fresh file each run, so an earlier run's announcement can't be read.
-        rm -f "$work/srv.err"
-        timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>"$work/srv.err" &
+        # A fresh file: the server's redirection may truncate the last run's
+        # announcement only after the wait below has read it.
+        rm -f "$work/srv.err"; : >"$work/srv.err"
+        timeout 600 "$bin" -j "$1" "${C[@]}" --listen "$2" --once 2>>"$work/srv.err" &
         local sp=$!
         until grep -qs 'listening on' "$work/srv.err"; do sleep 0.01; done
         sink "$3"

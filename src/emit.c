@@ -1,6 +1,7 @@
 /* Formats records as compact NDJSON (SPEC 2): escaped vocabulary forms
  * copied as is, integers and dates without printf. */
 #include "emit.h"
+#include "fmt.h"
 #include "vocab.h"
 
 #include <stdio.h>
@@ -41,6 +42,7 @@ void rs_emitter_free(rs_emitter *e)
  * block emitter grows. */
 static void reserve(emitter *e, size_t n)
 {
+    n += RS_FMT_SLACK;
     if (e->len + n <= e->cap)
         return;
     rs_emitter_flush(e);
@@ -59,68 +61,57 @@ static void reserve(emitter *e, size_t n)
     }
 }
 
-/* Appends without a bounds check: callers reserve a record's worth first. */
-static inline void put(emitter *e, const char *s, size_t n)
+/* The record writers keep a cursor p in a register and store it back once
+ * per record; each reserves a record's worth (plus RS_FMT_SLACK) first. */
+static inline char *cur(emitter *e)
 {
-    memcpy(e->buf + e->len, s, n);
-    e->len += n;
+    return e->buf + e->len;
 }
 
-#define PUT_LIT(e, lit) put(e, lit, sizeof(lit) - 1)
-
-static inline void put_tok(emitter *e, const rs_token *t)
+static inline void done(emitter *e, char *p)
 {
-    put(e, t->esc, t->esc_len);
+    e->len = (size_t)(p - e->buf);
 }
 
-static inline void put_u64(emitter *e, uint64_t v)
+#define LIT(p, lit) RS_FMT_LIT(p, lit)
+
+static inline char *put(char *p, const char *s, size_t n)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[19 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(e, tmp + 20 - n, (size_t)n);
+    memcpy(p, s, n);
+    return p + n;
 }
 
-static inline void put_i64(emitter *e, int64_t v)
+static inline char *put_tok(char *p, const rs_ftok *t)
 {
-    if (v < 0) {
-        e->buf[e->len++] = '-';
-        put_u64(e, (uint64_t)0 - (uint64_t)v);
+    return rs_put_short(p, t->s, t->n);
+}
+
+/* A quoted date: from the table (16-byte entries, 12 used) or formatted. */
+static inline char *put_date(const rs_gen *g, char *p, int32_t d)
+{
+    if ((uint32_t)(d - g->date_lo) < (uint32_t)g->date_n) {
+        memcpy(p, g->dates + (size_t)(d - g->date_lo) * 16, 16);
     } else {
-        put_u64(e, (uint64_t)v);
+        p[0] = '"';
+        rs_date_format(d, p + 1);
+        p[11] = '"';
     }
+    return p + 12;
 }
 
-static inline void put_date(emitter *e, int32_t d)
+static inline char *put_bool(char *p, bool b)
 {
-    const rs_gen *g = e->g;
-    e->buf[e->len++] = '"';
-    if (d >= g->date_lo && d - g->date_lo < g->date_n)
-        memcpy(e->buf + e->len, g->dates + (size_t)(d - g->date_lo) * 10, 10);
-    else
-        rs_date_format(d, e->buf + e->len);
-    e->len += 10;
-    e->buf[e->len++] = '"';
+    return b ? LIT(p, "true") : LIT(p, "false");
 }
 
-static inline void put_bool(emitter *e, bool b)
-{
-    if (b)
-        PUT_LIT(e, "true");
-    else
-        PUT_LIT(e, "false");
-}
-
-static void put_dup(emitter *e, uint64_t dup)
+static inline char *put_dup(char *p, uint64_t dup)
 {
     if (dup) {
-        PUT_LIT(e, " (");
-        put_u64(e, dup);
-        e->buf[e->len++] = ')';
+        p = LIT(p, " (");
+        p = rs_put_u64(p, dup);
+        *p++ = ')';
     }
+    return p;
 }
 
 static size_t max_esc(const rs_list *l)
@@ -134,13 +125,13 @@ static size_t max_esc(const rs_list *l)
 
 /* ---- records ---- */
 
-static void put_shard(emitter *e, const rs_gen_options *o)
+static char *put_shard(char *p, const rs_gen_options *o)
 {
-    PUT_LIT(e, "\"shard\":{\"index\":");
-    put_u64(e, o->shard_index);
-    PUT_LIT(e, ",\"count\":");
-    put_u64(e, o->shard_count);
-    PUT_LIT(e, "}}}\n");
+    p = LIT(p, "\"shard\":{\"index\":");
+    p = rs_put_u64(p, o->shard_index);
+    p = LIT(p, ",\"count\":");
+    p = rs_put_u64(p, o->shard_count);
+    return LIT(p, "}}}\n");
 }
 
 void rs_emit_header(emitter *e, const rs_gen_options *o)
@@ -148,25 +139,26 @@ void rs_emit_header(emitter *e, const rs_gen_options *o)
     const rs_gen *g = e->g;
     char digest[17];
     rs_settings_digest(g->s, g->v, digest);
-    reserve(e, 1024);
+    reserve(e, 1024 + strlen(o->generated_at));
     if (e->rc)
         return;
-    PUT_LIT(e, "{\"type\":\"header\",\"data\":{\"schema\":\"" RS_SCHEMA "\",\"generated_at\":\"");
-    put(e, o->generated_at, strlen(o->generated_at));
-    PUT_LIT(e, "\",\"generator\":\"revops-stream " RS_VERSION "\",\"seed\":");
-    put_u64(e, g->s->seed);
-    PUT_LIT(e, ",\"as_of\":");
-    put_date(e, g->s->as_of);
-    PUT_LIT(e, ",\"settings\":\"");
-    put(e, digest, 16);
-    PUT_LIT(e, "\",\"counts\":{\"reps\":");
-    put_u64(e, g->R);
-    PUT_LIT(e, ",\"accounts\":");
-    put_u64(e, g->A);
-    PUT_LIT(e, ",\"opportunities\":");
-    put_u64(e, g->N);
-    PUT_LIT(e, "},");
-    put_shard(e, o);
+    char *p = cur(e);
+    p = LIT(p, "{\"type\":\"header\",\"data\":{\"schema\":\"" RS_SCHEMA "\",\"generated_at\":\"");
+    p = put(p, o->generated_at, strlen(o->generated_at));
+    p = LIT(p, "\",\"generator\":\"revops-stream " RS_VERSION "\",\"seed\":");
+    p = rs_put_u64(p, g->s->seed);
+    p = LIT(p, ",\"as_of\":");
+    p = put_date(g, p, g->s->as_of);
+    p = LIT(p, ",\"settings\":\"");
+    p = put(p, digest, 16);
+    p = LIT(p, "\",\"counts\":{\"reps\":");
+    p = rs_put_u64(p, g->R);
+    p = LIT(p, ",\"accounts\":");
+    p = rs_put_u64(p, g->A);
+    p = LIT(p, ",\"opportunities\":");
+    p = rs_put_u64(p, g->N);
+    p = LIT(p, "},");
+    done(e, put_shard(p, o));
 }
 
 void rs_emit_footer(emitter *e, const rs_gen_options *o, const uint64_t counts[RS_NTYPES])
@@ -174,22 +166,23 @@ void rs_emit_footer(emitter *e, const rs_gen_options *o, const uint64_t counts[R
     reserve(e, 512);
     if (e->rc)
         return;
-    PUT_LIT(e, "{\"type\":\"footer\",\"data\":{\"records\":{");
+    char *p = cur(e);
+    p = LIT(p, "{\"type\":\"footer\",\"data\":{\"records\":{");
     bool first = true;
     for (int t = 0; t < RS_NTYPES; t++) {
         if (!(o->types_mask & (1u << t)))
             continue;
         if (!first)
-            e->buf[e->len++] = ',';
+            *p++ = ',';
         first = false;
-        e->buf[e->len++] = '"';
+        *p++ = '"';
         const char *name = rs_type_name((rs_type)t);
-        put(e, name, strlen(name));
-        PUT_LIT(e, "\":");
-        put_u64(e, counts[t]);
+        p = put(p, name, strlen(name));
+        p = LIT(p, "\":");
+        p = rs_put_u64(p, counts[t]);
     }
-    PUT_LIT(e, "},");
-    put_shard(e, o);
+    p = LIT(p, "},");
+    done(e, put_shard(p, o));
 }
 
 static void emit_territories(emitter *e, uint64_t lo, uint64_t hi)
@@ -200,11 +193,12 @@ static void emit_territories(emitter *e, uint64_t lo, uint64_t hi)
         reserve(e, need);
         if (e->rc)
             return;
-        PUT_LIT(e, "{\"type\":\"territory\",\"data\":{\"id\":");
-        put_u64(e, t);
-        PUT_LIT(e, ",\"name\":\"");
-        put_tok(e, &g->v->industries.v[g->territory_industry[t - 1]]);
-        PUT_LIT(e, " Territory\"}}\n");
+        char *p = cur(e);
+        p = LIT(p, "{\"type\":\"territory\",\"data\":{\"id\":");
+        p = rs_put_u64(p, t);
+        p = LIT(p, ",\"name\":\"");
+        p = put_tok(p, &g->tok.industries[g->territory_industry[t - 1]]);
+        done(e, LIT(p, " Territory\"}}\n"));
     }
 }
 
@@ -223,34 +217,35 @@ static void emit_reps(emitter *e, uint64_t lo, uint64_t hi)
         reserve(e, need);
         if (e->rc)
             return;
-        PUT_LIT(e, "{\"type\":\"rep\",\"data\":{\"id\":");
-        put_u64(e, id);
-        PUT_LIT(e, ",\"name\":\"");
-        put_tok(e, &v->first_names.v[base / nlast]);
-        e->buf[e->len++] = ' ';
-        put_tok(e, &v->last_names.v[base % nlast]);
-        put_dup(e, dup);
-        PUT_LIT(e, "\",\"homeState\":\"");
-        put_tok(e, &v->region_states[region].v[state]);
-        PUT_LIT(e, "\",\"region\":\"");
-        put_tok(e, &v->regions.v[region]);
-        PUT_LIT(e, "\",\"quota\":");
-        put_i64(e, rs_model_quota(g, territory));
-        PUT_LIT(e, ",\"territoryId\":");
-        put_u64(e, territory);
-        PUT_LIT(e, "}}\n");
+        char *p = cur(e);
+        p = LIT(p, "{\"type\":\"rep\",\"data\":{\"id\":");
+        p = rs_put_u64(p, id);
+        p = LIT(p, ",\"name\":\"");
+        uint64_t last, first = rs_divmod(base, nlast, &last);
+        p = put_tok(p, &g->tok.first_names[first]);
+        *p++ = ' ';
+        p = put_tok(p, &g->tok.last_names[last]);
+        p = put_dup(p, dup);
+        p = LIT(p, "\",\"homeState\":\"");
+        p = put_tok(p, &g->tok.region_states[region][state]);
+        p = LIT(p, "\",\"region\":\"");
+        p = put_tok(p, &g->tok.regions[region]);
+        p = LIT(p, "\",\"quota\":");
+        p = rs_put_i64(p, rs_model_quota(g, territory));
+        p = LIT(p, ",\"territoryId\":");
+        p = rs_put_u64(p, territory);
+        done(e, LIT(p, "}}\n"));
     }
 }
 
 /* An account's name: "Noun Suffix" from the name permutation, " (n)" past it. */
-static void put_account_name(emitter *e, uint64_t base, uint64_t dup)
+static inline char *put_account_name(const rs_gen *g, char *p, uint64_t base, uint64_t dup)
 {
-    const rs_gen *g = e->g;
-    uint64_t nsuf = g->v->suffixes.n;
-    put_tok(e, &g->v->nouns.v[base / nsuf]);
-    e->buf[e->len++] = ' ';
-    put_tok(e, &g->v->suffixes.v[base % nsuf]);
-    put_dup(e, dup);
+    uint64_t suffix, noun = rs_divmod(base, g->v->suffixes.n, &suffix);
+    p = put_tok(p, &g->tok.nouns[noun]);
+    *p++ = ' ';
+    p = put_tok(p, &g->tok.suffixes[suffix]);
+    return put_dup(p, dup);
 }
 
 static size_t account_name_max(const rs_gen *g)
@@ -269,34 +264,37 @@ static void emit_accounts(emitter *e, uint64_t lo, uint64_t hi)
         rs_account a;
         rs_model_account(g, id, &a);
         a.nopps = rs_part_iter_next(&it);
-        uint32_t territory, region, state;
-        rs_model_rep(g, a.rep, &territory, &region, &state);
+        /* The owner is a rep of the account's territory: its region is the
+         * territory's. */
+        uint32_t region = g->territory_region[a.territory - 1];
+        uint32_t state = rs_model_rep_state(g, a.rep, region);
         uint64_t base, dup;
         rs_model_name(&g->account_names, id - 1, &base, &dup);
         reserve(e, need);
         if (e->rc)
             return;
-        PUT_LIT(e, "{\"type\":\"account\",\"data\":{\"id\":");
-        put_u64(e, id);
-        PUT_LIT(e, ",\"name\":\"");
-        put_account_name(e, base, dup);
-        PUT_LIT(e, "\",\"annualRevenue\":");
-        put_i64(e, a.revenue);
-        PUT_LIT(e, ",\"numDevelopers\":");
-        put_i64(e, a.developers);
-        PUT_LIT(e, ",\"state\":\"");
-        put_tok(e, &v->region_states[region].v[state]);
-        PUT_LIT(e, "\",\"industry\":\"");
-        put_tok(e, &v->industries.v[a.industry]);
-        PUT_LIT(e, "\",\"isCustomer\":");
-        put_bool(e, a.customer);
-        PUT_LIT(e, ",\"inPipeline\":");
-        put_bool(e, a.nopps > 0);
-        PUT_LIT(e, ",\"repId\":");
-        put_u64(e, a.rep);
-        PUT_LIT(e, ",\"territoryId\":");
-        put_u64(e, a.territory);
-        PUT_LIT(e, "}}\n");
+        char *p = cur(e);
+        p = LIT(p, "{\"type\":\"account\",\"data\":{\"id\":");
+        p = rs_put_u64(p, id);
+        p = LIT(p, ",\"name\":\"");
+        p = put_account_name(g, p, base, dup);
+        p = LIT(p, "\",\"annualRevenue\":");
+        p = rs_put_i64(p, a.revenue);
+        p = LIT(p, ",\"numDevelopers\":");
+        p = rs_put_i64(p, a.developers);
+        p = LIT(p, ",\"state\":\"");
+        p = put_tok(p, &g->tok.region_states[region][state]);
+        p = LIT(p, "\",\"industry\":\"");
+        p = put_tok(p, &g->tok.industries[a.industry]);
+        p = LIT(p, "\",\"isCustomer\":");
+        p = put_bool(p, a.customer);
+        p = LIT(p, ",\"inPipeline\":");
+        p = put_bool(p, a.nopps > 0);
+        p = LIT(p, ",\"repId\":");
+        p = rs_put_u64(p, a.rep);
+        p = LIT(p, ",\"territoryId\":");
+        p = rs_put_u64(p, a.territory);
+        done(e, LIT(p, "}}\n"));
     }
 }
 
@@ -325,36 +323,38 @@ static void emit_opportunities(emitter *e, uint64_t lo, uint64_t hi)
         rs_model_amounts(g, &a, true, &am);
         uint64_t name_base, name_dup;
         rs_model_name(&g->account_names, aid - 1, &name_base, &name_dup);
+        /* Distinct products within an account, from its offset; " (n)" once
+         * they run out. */
+        uint64_t prod = (a.product_offset + j) % np;
         for (; j < a.nopps && id <= hi; j++, id++) {
             rs_opp_core o;
             rs_model_opp(g, &walk, &o);
             reserve(e, need);
             if (e->rc)
                 return;
-            PUT_LIT(e, "{\"type\":\"opportunity\",\"data\":{\"id\":");
-            put_u64(e, o.id);
-            PUT_LIT(e, ",\"name\":\"");
-            put_account_name(e, name_base, name_dup);
-            e->buf[e->len++] = ' ';
-            /* Distinct products within an account; " (n)" once they run out. */
-            put_tok(e, &g->products[(a.product_offset + j) % np]);
-            put_dup(e, j >= np ? j / np + 1 : 0);
-            PUT_LIT(e, "\",\"amount\":");
-            put_i64(e, rs_model_amount_final(g, &a, &am, j));
-            PUT_LIT(e, ",\"stage\":\"");
-            put_tok(e, &v->stages.v[o.stage]);
-            PUT_LIT(e, "\",\"closeDate\":");
-            if (o.null_close)
-                PUT_LIT(e, "null");
-            else
-                put_date(e, o.close);
-            PUT_LIT(e, ",\"repId\":");
-            put_u64(e, a.rep);
-            PUT_LIT(e, ",\"accountId\":");
-            put_u64(e, aid);
-            PUT_LIT(e, ",\"created_date\":");
-            put_date(e, o.created);
-            PUT_LIT(e, "}}\n");
+            char *p = cur(e);
+            p = LIT(p, "{\"type\":\"opportunity\",\"data\":{\"id\":");
+            p = rs_put_u64(p, o.id);
+            p = LIT(p, ",\"name\":\"");
+            p = put_account_name(g, p, name_base, name_dup);
+            *p++ = ' ';
+            p = put_tok(p, &g->tok.products[prod]);
+            if (++prod == np)
+                prod = 0;
+            p = put_dup(p, j >= np ? j / np + 1 : 0);
+            p = LIT(p, "\",\"amount\":");
+            p = rs_put_i64(p, rs_model_amount_final(g, &a, &am, j));
+            p = LIT(p, ",\"stage\":\"");
+            p = put_tok(p, &g->tok.stages[o.stage]);
+            p = LIT(p, "\",\"closeDate\":");
+            p = o.null_close ? LIT(p, "null") : put_date(g, p, o.close);
+            p = LIT(p, ",\"repId\":");
+            p = rs_put_u64(p, a.rep);
+            p = LIT(p, ",\"accountId\":");
+            p = rs_put_u64(p, aid);
+            p = LIT(p, ",\"created_date\":");
+            p = put_date(g, p, o.created);
+            done(e, LIT(p, "}}\n"));
         }
     }
 }
@@ -378,28 +378,26 @@ static void emit_history(emitter *e, uint64_t lo, uint64_t hi)
             reserve(e, need);
             if (e->rc)
                 return;
-            PUT_LIT(e, "{\"type\":\"opportunity_history\",\"data\":{\"id\":");
-            put_u64(e, next_id++);
-            PUT_LIT(e, ",\"opportunity_id\":");
-            put_u64(e, id);
+            char *p = cur(e);
+            p = LIT(p, "{\"type\":\"opportunity_history\",\"data\":{\"id\":");
+            p = rs_put_u64(p, next_id++);
+            p = LIT(p, ",\"opportunity_id\":");
+            p = rs_put_u64(p, id);
             if (ev[i].is_stage) {
-                PUT_LIT(e, ",\"field_name\":\"stage\",\"old_value\":\"");
-                put_tok(e, &v->stages.v[ev[i].old_v]);
-                PUT_LIT(e, "\",\"new_value\":\"");
-                put_tok(e, &v->stages.v[ev[i].new_v]);
-                e->buf[e->len++] = '"';
+                p = LIT(p, ",\"field_name\":\"stage\",\"old_value\":\"");
+                p = put_tok(p, &g->tok.stages[ev[i].old_v]);
+                p = LIT(p, "\",\"new_value\":\"");
+                p = put_tok(p, &g->tok.stages[ev[i].new_v]);
+                *p++ = '"';
             } else {
-                PUT_LIT(e, ",\"field_name\":\"closeDate\",\"old_value\":");
-                if (ev[i].old_null)
-                    PUT_LIT(e, "null");
-                else
-                    put_date(e, (int32_t)ev[i].old_v);
-                PUT_LIT(e, ",\"new_value\":");
-                put_date(e, (int32_t)ev[i].new_v);
+                p = LIT(p, ",\"field_name\":\"closeDate\",\"old_value\":");
+                p = ev[i].old_null ? LIT(p, "null") : put_date(g, p, (int32_t)ev[i].old_v);
+                p = LIT(p, ",\"new_value\":");
+                p = put_date(g, p, (int32_t)ev[i].new_v);
             }
-            PUT_LIT(e, ",\"change_date\":");
-            put_date(e, ev[i].change_date);
-            PUT_LIT(e, "}}\n");
+            p = LIT(p, ",\"change_date\":");
+            p = put_date(g, p, ev[i].change_date);
+            done(e, LIT(p, "}}\n"));
         }
     }
 }

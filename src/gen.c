@@ -1,4 +1,5 @@
 /* Plans a data set (analysis passes) and writes it as an NDJSON stream. */
+#include "fmt.h"
 #include "model.h"
 #include "rng.h"
 #include "vocab.h"
@@ -51,6 +52,8 @@ static int plan_territories(rs_gen *g, rs_err *err)
         return RS_EUSAGE;
     }
     size_t T = g->T ? g->T : 1;
+    g->reps_base = g->R / T;
+    g->reps_extra = g->R % T;
     g->territory_pos = calloc(T, sizeof *g->territory_pos);
     g->pos_territory = calloc(T, sizeof *g->pos_territory);
     g->territory_region = calloc(T, sizeof *g->territory_region);
@@ -75,7 +78,7 @@ static int plan_territories(rs_gen *g, rs_err *err)
 
 /* Splits of opportunities over accounts, of close-date categories and of
  * history events over opportunities, each with an exact total. */
-static void plan_splits(rs_gen *g)
+static int plan_splits(rs_gen *g)
 {
     const rs_settings *s = g->s;
     uint64_t seed = s->seed;
@@ -104,6 +107,11 @@ static void plan_splits(rs_gen *g)
     rs_part_init(&g->stage_split, rs_key(seed, RS_S_STAGE_SPLIT), g->N, hs, 0, g->stage_chg_max);
     rs_part_init(&g->close_chg_split, rs_key(seed, RS_S_CLOSECHG_SPLIT), g->n_nonnull, hc, 0, 2);
     g->n_history = hs + hc;
+    rs_part *parts[] = {&g->opp_split, &g->null_split, &g->recent_split, &g->stage_split, &g->close_chg_split};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (rs_part_tabulate(parts[i]))
+            return RS_ENOMEM;
+    return 0;
 }
 
 /* One analysis pass over accounts lo..hi (1-based): with factor false, the
@@ -246,9 +254,107 @@ nomem:
     return RS_ENOMEM;
 }
 
-/* Tables every emitter shares: dates around the windows as YYYY-MM-DD (others
- * are formatted on the fly) and the JSON-escaped product names. */
+/* Tables every emitter shares: dates around the windows as quoted
+ * "YYYY-MM-DD" (others are formatted on the fly) and every token the
+ * formatter copies, JSON-escaped, in one padded arena. */
 #define DATE_TABLE_MAX 16384
+
+/* Token tables: a first pass (arena NULL) only counts the arena's bytes. */
+typedef struct tok_builder {
+    char *arena;
+    size_t used;
+} tok_builder;
+
+static void tok_put(tok_builder *b, rs_ftok *t, const char *esc, size_t n)
+{
+    if (b->arena) {
+        memcpy(b->arena + b->used, esc, n);
+        t->s = b->arena + b->used;
+        t->n = n;
+    }
+    b->used += n;
+}
+
+static void tok_list(tok_builder *b, rs_ftok *t, const rs_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tok_put(b, b->arena ? &t[i] : NULL, l->v[i].esc, l->v[i].esc_len);
+}
+
+/* Lays out every list (and the products, escaped here) in b's arena. */
+static int tok_lists(rs_gen *g, tok_builder *b)
+{
+    const rs_vocab *v = g->v;
+    rs_ftoks *k = &g->tok;
+    tok_list(b, k->first_names, &v->first_names);
+    tok_list(b, k->last_names, &v->last_names);
+    tok_list(b, k->nouns, &v->nouns);
+    tok_list(b, k->suffixes, &v->suffixes);
+    tok_list(b, k->industries, &v->industries);
+    tok_list(b, k->stages, &v->stages);
+    tok_list(b, k->regions, &v->regions);
+    for (size_t r = 0; r < v->regions.n; r++)
+        tok_list(b, b->arena ? k->region_states[r] : NULL, &v->region_states[r]);
+    for (size_t i = 0; i < g->s->nproducts; i++) {
+        const char *p = g->s->products[i];
+        size_t n = strlen(p);
+        char *esc = malloc(6 * n + 1);
+        if (!esc)
+            return RS_ENOMEM;
+        size_t esc_n = rs_json_escape(p, n, esc);
+        tok_put(b, b->arena ? &k->products[i] : NULL, esc, esc_n);
+        if (esc_n > g->product_max_esc)
+            g->product_max_esc = esc_n;
+        free(esc);
+    }
+    return 0;
+}
+
+static int plan_tokens(rs_gen *g)
+{
+    const rs_vocab *v = g->v;
+    rs_ftoks *k = &g->tok;
+    tok_builder b = {NULL, 0};
+    if (tok_lists(g, &b))
+        return RS_ENOMEM;
+    /* Slack after the last token for the fixed-size copies. */
+    k->arena = malloc(b.used + RS_FMT_SHORT);
+    k->first_names = calloc(v->first_names.n + 1, sizeof(rs_ftok));
+    k->last_names = calloc(v->last_names.n + 1, sizeof(rs_ftok));
+    k->nouns = calloc(v->nouns.n + 1, sizeof(rs_ftok));
+    k->suffixes = calloc(v->suffixes.n + 1, sizeof(rs_ftok));
+    k->industries = calloc(v->industries.n + 1, sizeof(rs_ftok));
+    k->stages = calloc(v->stages.n + 1, sizeof(rs_ftok));
+    k->regions = calloc(v->regions.n + 1, sizeof(rs_ftok));
+    k->products = calloc(g->s->nproducts + 1, sizeof(rs_ftok));
+    k->region_states = calloc(v->regions.n + 1, sizeof(rs_ftok *));
+    if (!k->arena || !k->first_names || !k->last_names || !k->nouns || !k->suffixes || !k->industries ||
+        !k->stages || !k->regions || !k->products || !k->region_states)
+        return RS_ENOMEM;
+    for (size_t r = 0; r < v->regions.n; r++)
+        if (!(k->region_states[r] = calloc(v->region_states[r].n + 1, sizeof(rs_ftok))))
+            return RS_ENOMEM;
+    memset(k->arena + b.used, 0, RS_FMT_SHORT);
+    b = (tok_builder){k->arena, 0};
+    return tok_lists(g, &b);
+}
+
+static void free_tokens(rs_gen *g)
+{
+    rs_ftoks *k = &g->tok;
+    for (size_t r = 0; k->region_states && r < g->v->regions.n; r++)
+        free(k->region_states[r]);
+    free(k->region_states);
+    free(k->first_names);
+    free(k->last_names);
+    free(k->nouns);
+    free(k->suffixes);
+    free(k->industries);
+    free(k->stages);
+    free(k->regions);
+    free(k->products);
+    free(k->arena);
+}
 
 static int plan_tables(rs_gen *g)
 {
@@ -265,22 +371,17 @@ static int plan_tables(rs_gen *g)
         hi = lo + DATE_TABLE_MAX - 1;
     g->date_lo = lo;
     g->date_n = hi - lo + 1;
-    g->dates = malloc((size_t)g->date_n * 10);
-    g->products = calloc(g->s->nproducts, sizeof *g->products);
-    if (!g->dates || !g->products)
+    g->dates = malloc((size_t)g->date_n * 16);
+    if (!g->dates)
         return RS_ENOMEM;
-    for (int32_t i = 0; i < g->date_n; i++)
-        rs_date_format(lo + i, g->dates + (size_t)i * 10);
-    for (size_t i = 0; i < g->s->nproducts; i++) {
-        const char *p = g->s->products[i];
-        size_t n = strlen(p);
-        if (!(g->products[i].esc = malloc(6 * n + 1)))
-            return RS_ENOMEM;
-        g->products[i].esc_len = rs_json_escape(p, n, g->products[i].esc);
-        if (g->products[i].esc_len > g->product_max_esc)
-            g->product_max_esc = g->products[i].esc_len;
+    for (int32_t i = 0; i < g->date_n; i++) {
+        char *d = g->dates + (size_t)i * 16;
+        memset(d, 0, 16);
+        d[0] = '"';
+        rs_date_format(lo + i, d + 1);
+        d[11] = '"';
     }
-    return 0;
+    return plan_tokens(g);
 }
 
 static bool has_space(const char *s, size_t len)
@@ -384,8 +485,7 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigne
         goto nomem;
     if (rc)
         goto fail;
-    plan_splits(g);
-    if (plan_tables(g))
+    if (plan_splits(g) || plan_tables(g))
         goto nomem;
     rc = plan_amounts(g, err);
     if (rc)
@@ -411,8 +511,11 @@ void rs_gen_free(rs_gen *g)
     free(g->territory_region);
     free(g->territory_pipeline);
     free(g->dates);
-    for (size_t i = 0; g->products && i < g->s->nproducts; i++)
-        free(g->products[i].esc);
-    free(g->products);
+    free_tokens(g);
+    rs_part_free(&g->opp_split);
+    rs_part_free(&g->null_split);
+    rs_part_free(&g->recent_split);
+    rs_part_free(&g->stage_split);
+    rs_part_free(&g->close_chg_split);
     free(g);
 }

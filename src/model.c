@@ -16,22 +16,28 @@ enum { H_STAGE_A = 1, H_STAGE_B, H_CLOSE_DIR, H_CLOSE_NULL, H_CLOSE_A, H_CLOSE_B
 
 uint64_t rs_model_reps_at(const rs_gen *g, uint32_t pos)
 {
-    return g->R / g->T + (pos < g->R % g->T);
+    return g->reps_base + (pos < g->reps_extra);
 }
 
 void rs_model_rep(const rs_gen *g, uint64_t id, uint32_t *territory, uint32_t *region, uint32_t *state)
 {
-    uint32_t pos = (uint32_t)((id - 1) % g->T);
+    uint64_t pos;
+    rs_divmod(id - 1, g->T, &pos);
     *territory = g->pos_territory[pos];
     *region = g->territory_region[*territory - 1];
-    *state = (uint32_t)rs_below(rs_draw(g->k_rep, id, 0), g->v->region_states[*region].n);
+    *state = rs_model_rep_state(g, id, *region);
+}
+
+uint32_t rs_model_rep_state(const rs_gen *g, uint64_t id, uint32_t region)
+{
+    return (uint32_t)rs_below(rs_draw(g->k_rep, id, 0), g->v->region_states[region].n);
 }
 
 int64_t rs_model_quota(const rs_gen *g, uint32_t territory)
 {
     const rs_settings *s = g->s;
     uint64_t reps = rs_model_reps_at(g, g->territory_pos[territory - 1]);
-    double q = nearbyint(s->quota_multiplier * (double)g->territory_pipeline[territory - 1] / (double)reps);
+    double q = rs_round_even(s->quota_multiplier * (double)g->territory_pipeline[territory - 1] / (double)reps);
     if (q < (double)s->quota_min)
         return s->quota_min;
     if (q > (double)s->quota_max)
@@ -54,7 +60,7 @@ void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a)
     double per_employee = rs_uniform(rs_draw(g->k_account, id, A_REV_PER_EMPLOYEE), s->rev_per_employee_min,
                                      s->rev_per_employee_max);
     double dev_pct = rs_uniform(rs_draw(g->k_account, id, A_DEV_PCT), s->developer_pct_min, s->developer_pct_max);
-    double devs = nearbyint((double)a->revenue / per_employee * dev_pct);
+    double devs = rs_round_even((double)a->revenue / per_employee * dev_pct);
     a->developers = devs < 1.0 ? 1 : (int64_t)devs;
     a->tam = s->tam_per_developer * a->developers;
 }
@@ -75,7 +81,7 @@ static int64_t amount_raw(const rs_gen *g, const rs_account *a, const rs_amounts
     const rs_settings *s = g->s;
     /* The attempt number feeds the draw, so a retry redraws every amount. */
     uint64_t h = rs_draw(g->k_amount, a->id, ((uint64_t)g->attempt << 40) + j + 1);
-    return (int64_t)nearbyint(am->x * rs_uniform(h, s->amount_multiplier_min, s->amount_multiplier_max));
+    return (int64_t)rs_round_even(am->x * rs_uniform(h, s->amount_multiplier_min, s->amount_multiplier_max));
 }
 
 /* v scaled by tam / sum, rounded down, so the scaled values sum to <= tam. */
@@ -96,7 +102,7 @@ int64_t rs_model_amount_scaled(const rs_gen *g, const rs_account *a, const rs_am
 
 static int64_t amount_factored(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
 {
-    return (int64_t)nearbyint((double)rs_model_amount_scaled(g, a, am, j) * g->k);
+    return (int64_t)rs_round_even((double)rs_model_amount_scaled(g, a, am, j) * g->k);
 }
 
 int64_t rs_model_amount_final(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
@@ -298,7 +304,7 @@ void rs_gen_part_range(uint64_t n, uint64_t k, uint64_t parts, uint64_t *lo, uin
 
 void rs_model_name(const rs_perm *p, uint64_t i, uint64_t *base, uint64_t *dup)
 {
-    *base = rs_perm_apply(p, i % p->n);
-    uint64_t round = i / p->n;
+    uint64_t at, round = rs_divmod(i, p->n, &at);
+    *base = rs_perm_apply(p, at);
     *dup = round ? round + 1 : 0;
 }

@@ -47,6 +47,20 @@ typedef struct rs_event {
     uint32_t old_v, new_v; /* stage index, or date in days */
 } rs_event;
 
+/* A token's JSON-escaped form in a padded arena: s may be read
+ * RS_FMT_SHORT bytes past its start (fmt.h), so short ones copy in one go. */
+typedef struct rs_ftok {
+    const char *s;
+    size_t n;
+} rs_ftok;
+
+/* Every vocabulary the formatter uses, in that form; indexes as in rs_vocab. */
+typedef struct rs_ftoks {
+    rs_ftok *first_names, *last_names, *nouns, *suffixes, *industries, *stages, *regions, *products;
+    rs_ftok **region_states; /* [region][state] */
+    char *arena;
+} rs_ftoks;
+
 struct rs_gen {
     const rs_settings *s;
     const rs_vocab *v;
@@ -55,6 +69,7 @@ struct rs_gen {
     uint64_t k_industry, k_account, k_amount, k_territory, k_rep, k_opp, k_history;
     /* Territories: id 1..T in industry-name order. */
     uint32_t T;
+    uint64_t reps_base, reps_extra; /* R / T and R % T: reps per position */
     uint32_t *industry_territory; /* industry index -> territory id (0: absent) */
     uint32_t *territory_industry; /* territory id - 1 -> industry index */
     uint32_t *territory_pos;      /* territory id - 1 -> position in the shuffled deal order */
@@ -69,10 +84,11 @@ struct rs_gen {
     double k; /* global amount factor */
     int64_t pipeline_total;
     unsigned threads; /* for the analysis passes */
-    /* Shared by every emitter: formatted dates and escaped products. */
+    /* Shared by every emitter: dates as "YYYY-MM-DD" with their quotes (12
+     * bytes of every 16) and the escaped tokens. */
     int32_t date_lo, date_n;
-    char *dates; /* date_n entries of 10 bytes */
-    rs_token *products;
+    char *dates;
+    rs_ftoks tok;
     size_t product_max_esc;
 };
 
@@ -86,6 +102,9 @@ uint64_t rs_model_history_before(const rs_gen *g, uint64_t opps);
 uint64_t rs_model_reps_at(const rs_gen *g, uint32_t pos);
 /* Rep fields: territory id, region index, state index (into region's list). */
 void rs_model_rep(const rs_gen *g, uint64_t id, uint32_t *territory, uint32_t *region, uint32_t *state);
+/* The state alone, for a rep whose region is known (an account's owner is
+ * in the account's territory). */
+uint32_t rs_model_rep_state(const rs_gen *g, uint64_t id, uint32_t region);
 int64_t rs_model_quota(const rs_gen *g, uint32_t territory);
 /* Account fields except nopps/first_opp, which the caller sets from opp_split. */
 void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a);
@@ -117,6 +136,19 @@ void rs_opp_walk_init(rs_opp_walk *w, const rs_gen *g, uint64_t first_id);
 void rs_model_opp(const rs_gen *g, rs_opp_walk *w, rs_opp_core *o);
 /* The opportunity's history events in stream order; returns their count. */
 unsigned rs_model_history(const rs_gen *g, const rs_opp_core *o, rs_event ev[RS_MAX_EVENTS]);
+
+/* x / d, and x % d in *r: 32-bit division when both fit (names, reps;
+ * 64-bit division costs several times more on common x86). */
+static inline uint64_t rs_divmod(uint64_t x, uint64_t d, uint64_t *r)
+{
+    if ((x | d) <= UINT32_MAX) {
+        uint32_t q = (uint32_t)x / (uint32_t)d;
+        *r = (uint32_t)x - q * (uint32_t)d;
+        return q;
+    }
+    *r = x % d;
+    return x / d;
+}
 
 /* Name index helpers: base index into the name space and the " (n)" number
  * (0 when none) of entity index i (0-based) under a permutation. */

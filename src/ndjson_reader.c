@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +577,184 @@ static bool fast_parse(pstate *p, const char *line, size_t len)
     return s && skip_ws(s, e) == e && p->env == ENV_DONE;
 }
 
+/* ---- canonical path ----
+ * Nearly every line merge reads is an entity exactly as generate writes it:
+ * compact, fields in canonical order, plain ASCII strings, integers. Such a
+ * line is matched against its literal keys and its values handed to the
+ * same rs_fields_value as the callbacks', so the record is the one they
+ * would build. Anything else (whitespace, escapes, non-ASCII text,
+ * fractions, any value rs_fields_value refuses) returns false before
+ * anything is trusted, and the text checks, the fast path and yajl take
+ * the line from the start. */
+
+/* An ASCII string without escapes or control characters at s (the opening
+ * quote): like fast_str, also refusing bytes >= 0x80 (they need the UTF-8
+ * check). */
+static inline const char *canon_str(const char *s, const char *e, size_t *n)
+{
+    const char *q = s + 1;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (e - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t quote = w ^ (ones * '"'), bsl = w ^ (ones * '\\');
+        uint64_t special = ((((quote - ones) | (bsl - ones) | (w - ones * 0x20)) & ~w) | w) & highs;
+        if (special) {
+            /* The lowest flag is exact (borrows only run upward): the first
+             * special byte, which had better be the closing quote. */
+            q += __builtin_ctzll(special) / 8;
+            if (*q != '"')
+                return NULL;
+            *n = (size_t)(q - (s + 1));
+            return q + 1;
+        }
+        q += 8;
+    }
+    for (;; q++) {
+        if (q >= e)
+            return NULL;
+        unsigned char c = (unsigned char)*q;
+        if (c == '"')
+            break;
+        if (c == '\\' || c < 0x20 || c >= 0x80)
+            return NULL;
+    }
+    *n = (size_t)(q - (s + 1));
+    return q + 1;
+}
+
+/* The literal text before each field's value: `{"type":"T","data":{"id":`
+ * for the first, `,"NAME":` for the others. */
+typedef struct canon_keys {
+    char text[RS_MAX_FIELDS][64];
+    size_t len[RS_MAX_FIELDS];
+} canon_keys;
+
+static canon_keys CANON[RS_NTYPES];
+static pthread_once_t canon_once = PTHREAD_ONCE_INIT;
+
+static void canon_init(void)
+{
+    for (int t = 0; t < RS_NTYPES; t++) {
+        const rs_fields *f = rs_entity_fields((rs_type)t);
+        for (unsigned i = 0; i < f->n; i++) {
+            int n = i == 0 ? snprintf(CANON[t].text[i], sizeof CANON[t].text[i], "{\"type\":\"%s\",\"data\":{\"%s\":",
+                                      TYPE_NAMES[t], f->names[i])
+                           : snprintf(CANON[t].text[i], sizeof CANON[t].text[i], ",\"%s\":", f->names[i]);
+            CANON[t].len[i] = (size_t)n;
+        }
+    }
+}
+
+static inline bool same8(const char *a, const char *b)
+{
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x == y;
+}
+
+/* a[0..n) == b[0..n), eight bytes at a time, the last eight overlapping
+ * (the keys are short and known). */
+static inline bool same_n(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (; n > 0; a++, b++, n--)
+            if (*a != *b)
+                return false;
+        return true;
+    }
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if (!same8(a + i, b + i))
+            return false;
+    return same8(a + n - 8, b + n - 8);
+}
+
+static bool canon_entity(pstate *p, const char *line, size_t len)
+{
+    const char *s = line, *e = line + len;
+    /* The type from the letter after {"type":" (opportunity and
+     * opportunity_history differ in their literal's length). */
+    if (len < 16 || memcmp(s, "{\"type\":\"", 9) != 0)
+        return false;
+    int t;
+    switch (s[9]) {
+    case 't': t = RS_TERRITORY; break;
+    case 'r': t = RS_REP; break;
+    case 'a': t = RS_ACCOUNT; break;
+    case 'o': t = len > 30 && s[20] == '_' ? RS_HISTORY : RS_OPPORTUNITY; break;
+    default: return false;
+    }
+    const rs_fields *f = rs_entity_fields((rs_type)t);
+    const canon_keys *k = &CANON[t];
+    rs_entity *ent = &p->rec->entity;
+    for (unsigned i = 0; i < f->n; i++) {
+        if ((size_t)(e - s) < k->len[i] + 1 || !same_n(s, k->text[i], k->len[i]))
+            return false;
+        s += k->len[i];
+        /* What rs_fields_value makes of each value it accepts; whatever
+         * it would refuse goes back to the full path for its message. */
+        unsigned kind = f->kinds[i];
+        rs_value *out = &ent->v[i];
+        switch (*s) {
+        case '"': {
+            size_t n;
+            const char *v = s + 1;
+            if (!(kind & RS_K_STR) || !(s = canon_str(s, e, &n)))
+                return false;
+            out->kind = RS_VAL_STR;
+            out->s = v;
+            out->len = n;
+            break;
+        }
+        case 'n':
+            if (!(kind & RS_K_NULL) || e - s < 4 || memcmp(s, "null", 4) != 0)
+                return false;
+            s += 4;
+            out->kind = RS_VAL_NULL;
+            break;
+        case 't':
+        case 'f': {
+            bool b = *s == 't';
+            if (!(kind & RS_K_BOOL) || e - s < 5 - b || memcmp(s, b ? "true" : "false", 5 - b) != 0)
+                return false;
+            s += 5 - b;
+            out->kind = RS_VAL_BOOL;
+            out->i = b;
+            break;
+        }
+        default: {
+            /* -?(0|[1-9][0-9]*), then a delimiter: integers only, of at
+             * most 18 digits (no overflow). */
+            bool neg = *s == '-';
+            s += neg;
+            const char *d = s;
+            uint64_t v = 0;
+            if (!(kind & RS_K_INT) || s >= e || !is_digit((unsigned char)*s))
+                return false;
+            if (*s == '0')
+                s++;
+            else
+                for (; s < e && is_digit((unsigned char)*s); s++)
+                    v = v * 10 + (uint64_t)(*s - '0');
+            if (s - d > 18 || (neg && v != 0 && (kind & (RS_K_NONNEG | RS_K_U64))))
+                return false;
+            out->kind = RS_VAL_INT;
+            out->i = neg ? -(int64_t)v : (int64_t)v;
+            break;
+        }
+        }
+        if (s >= e || (*s != ',' && *s != '}'))
+            return false;
+    }
+    if (e - s != 2 || s[0] != '}' || s[1] != '}')
+        return false;
+    p->rec->kind = RS_REC_ENTITY;
+    ent->type = (rs_type)t;
+    ent->nfields = f->n;
+    return true;
+}
+
 /* One handle serves every line; our own checks replace yajl's UTF-8 one. */
 static yajl_handle new_handle(pstate *p)
 {
@@ -589,6 +768,7 @@ static yajl_handle new_handle(pstate *p)
 
 int rs_ndjson_open(rs_ndjson_reader **out, const char *path, rs_err *err)
 {
+    pthread_once(&canon_once, canon_init);
     rs_ndjson_reader *r = calloc(1, sizeof *r);
     if (!r)
         goto nomem;
@@ -725,6 +905,12 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
     r->start += len + 1;
     r->scanned = r->start;
 
+    pstate *p = &r->ps;
+    rec->line = r->line;
+    p->rec = rec;
+    if (canon_entity(p, line, len))
+        return 1;
+
     rs_jscan sc;
     rs_jscan_reset(&sc);
     size_t bad;
@@ -746,8 +932,6 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
         r->arena_cap = ncap;
     }
 
-    pstate *p = &r->ps;
-    rec->line = r->line;
     for (int attempt = 0; attempt < 2; attempt++) {
         p->rec = rec;
         p->lvl = 0;

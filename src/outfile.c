@@ -234,9 +234,13 @@ int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err)
 {
     if (o->zstd)
         return zstd_feed(o, buf, len, ZSTD_e_continue, err);
-    /* Big chunks from a caller's own buffer skip the copy. */
-    if (o->used == 0 && len >= OUT_CHUNK / 2)
-        return write_all(o, buf, len, err);
+    /* Big chunks from a caller's own buffer (the generator's 1 MiB chunks,
+     * the worker threads' blocks of 200-500 KiB) skip the copy. */
+    if (len >= OUT_CHUNK / 8) {
+        int rc = write_all(o, o->buf, o->used, err);
+        o->used = 0;
+        return rc ? rc : write_all(o, buf, len, err);
+    }
     if (o->used + len > OUT_CHUNK) {
         int rc = write_all(o, o->buf, o->used, err);
         o->used = 0;

@@ -1,8 +1,10 @@
 #include "partition.h"
 #include "rng.h"
 
+#include "revops/revops.h"
+
 #include <math.h>
-#include <stdbool.h>
+#include <stdlib.h>
 
 void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t lo, uint64_t hi)
 {
@@ -11,20 +13,46 @@ void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t
     p->total = total;
     p->lo = lo;
     p->hi = hi;
+    p->narrow = (unsigned __int128)n * hi <= UINT64_MAX;
+    p->tab_len = 0;
+    p->tab_at = NULL;
+    p->tab = NULL;
+}
+
+void rs_part_free(rs_part *p)
+{
+    free(p->tab_at);
+    free(p->tab);
+    p->tab_at = NULL;
+    p->tab = NULL;
+    p->tab_len = 0;
 }
 
 /* An approximately standard normal draw: the Irwin-Hall sum of the four
  * 16-bit quarters of one hash, scaled to unit variance. Cheap, and identical
  * on every platform. */
-static double normal(uint64_t h)
+#define QUARTERS_MAX (4u * 0xffffu)
+
+static inline uint32_t quarters(uint64_t h)
 {
-    double s = (double)((h & 0xffff) + ((h >> 16) & 0xffff) + ((h >> 32) & 0xffff) + (h >> 48));
-    return (s * 0x1.0p-16 - 2.0) * 1.7320508075688772;
+    return (uint32_t)((h & 0xffff) + ((h >> 16) & 0xffff) + ((h >> 32) & 0xffff) + (h >> 48));
 }
 
-uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uint64_t min, uint64_t max)
+static inline double normal_q(uint32_t q)
 {
-    double x = nearbyint(mean_total + sqrt(var_total > 0 ? var_total : 0) * normal(h));
+    return ((double)q * 0x1.0p-16 - 2.0) * 1.7320508075688772;
+}
+
+static inline uint64_t clamp_draw(double x, uint64_t min, uint64_t max)
+{
+    /* Signed conversions are one instruction each; unsigned ones are not. */
+    if (max <= INT64_MAX) {
+        if (!(x >= (double)(int64_t)min))
+            return min;
+        if (x >= (double)(int64_t)max)
+            return max;
+        return (uint64_t)(int64_t)x;
+    }
     if (!(x >= (double)min))
         return min;
     if (x >= (double)max)
@@ -32,27 +60,155 @@ uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uin
     return (uint64_t)x;
 }
 
-/* Sum given to the left half of node (start, len, sum), len >= 2. */
-static uint64_t split_left(const rs_part *p, uint64_t start, uint64_t len, uint64_t sum)
+static inline uint64_t draw_q(uint32_t q, double mean, double sd, uint64_t min, uint64_t max)
+{
+    return clamp_draw(rs_round_even(mean + sd * normal_q(q)), min, max);
+}
+
+uint64_t rs_part_draw_total(uint64_t h, double mean_total, double var_total, uint64_t min, uint64_t max)
+{
+    return draw_q(quarters(h), mean_total, sqrt(var_total > 0 ? var_total : 0), min, max);
+}
+
+/* The left sum's bounds for node (len, sum), len >= 2: it must leave the
+ * right half a feasible sum too. */
+static inline void bounds(const rs_part *p, uint64_t len, uint64_t sum, uint64_t *min_out, uint64_t *max_out)
+{
+    uint64_t nl = len / 2, nr = len - nl, min, max;
+    if (p->narrow) {
+        uint64_t right_max = nr * p->hi;
+        min = sum > right_max ? sum - right_max : 0;
+        if (min < nl * p->lo)
+            min = nl * p->lo;
+        max = sum - nr * p->lo;
+        if (max > nl * p->hi)
+            max = nl * p->hi;
+    } else {
+        unsigned __int128 right_max = (unsigned __int128)nr * p->hi, right_min = (unsigned __int128)nr * p->lo;
+        unsigned __int128 left_max = (unsigned __int128)nl * p->hi;
+        min = (unsigned __int128)sum > right_max ? (uint64_t)(sum - right_max) : 0;
+        if ((unsigned __int128)min < (unsigned __int128)nl * p->lo)
+            min = nl * p->lo;
+        max = sum - (uint64_t)right_min;
+        if ((unsigned __int128)max > left_max)
+            max = (uint64_t)left_max;
+    }
+    *min_out = min;
+    *max_out = max;
+}
+
+/* Mean in proportion to size; variance of nl slots drawn from len slots
+ * whose values average m (exact for 0/1 slots and for uniform slots). */
+static void node_params(const rs_part *p, uint64_t len, uint64_t sum, double *mean, double *sd)
 {
     uint64_t nl = len / 2, nr = len - nl;
-    /* The left sum must leave the right half a feasible sum too. */
-    unsigned __int128 right_max = (unsigned __int128)nr * p->hi, right_min = (unsigned __int128)nr * p->lo;
-    unsigned __int128 left_max = (unsigned __int128)nl * p->hi;
-    uint64_t min = (unsigned __int128)sum > right_max ? (uint64_t)(sum - right_max) : 0;
-    if ((unsigned __int128)min < (unsigned __int128)nl * p->lo)
-        min = nl * p->lo;
-    uint64_t max = sum - (uint64_t)right_min;
-    if ((unsigned __int128)max > left_max)
-        max = (uint64_t)left_max;
-    if (min >= max)
-        return min;
-    /* Mean in proportion to size; variance of nl slots drawn from len slots
-     * whose values average m (exact for 0/1 slots and for uniform slots). */
     double m = (double)sum / (double)len, w = (double)(p->hi - p->lo);
     double var_slot = w > 0 ? (m - (double)p->lo) * ((double)p->hi - m) * (w + 2.0) / (3.0 * w) : 0.0;
     double var = var_slot * (double)nl * (double)nr / (double)(len - 1);
-    return rs_part_draw_total(rs_draw(p->key, start, len), (double)sum * (double)nl / (double)len, var, min, max);
+    *mean = (double)sum * (double)nl / (double)len;
+    *sd = sqrt(var > 0 ? var : 0);
+}
+
+/* Sum given to the left half of node (start, len, sum), len >= 2. Inlined:
+ * the iterators call it about once per slot. */
+static inline __attribute__((always_inline)) uint64_t split_left(const rs_part *p, uint64_t start, uint64_t len,
+                                                                 uint64_t sum)
+{
+    if (len <= p->tab_len && p->tab_at[len] >= 0) {
+        const rs_part_node *nd = &p->tab[p->tab_at[len] + (int64_t)(sum - len * p->lo)];
+        if (nd->span == 0)
+            return nd->min;
+        uint32_t q = quarters(rs_draw(p->key, start, len));
+        if (nd->span <= 3)
+            return nd->min + (q >= nd->cut[0]) + (q >= nd->cut[1]) + (q >= nd->cut[2]);
+        return draw_q(q, nd->mean, nd->sd, nd->min, nd->min + nd->span);
+    }
+    uint64_t min, max;
+    bounds(p, len, sum, &min, &max);
+    if (min >= max)
+        return min;
+    double mean, sd;
+    node_params(p, len, sum, &mean, &sd);
+    return draw_q(quarters(rs_draw(p->key, start, len)), mean, sd, min, max);
+}
+
+/* Node lengths at one depth differ by at most one (halving keeps them
+ * within floor and ceiling of n / 2^depth), so a tree has at most two per
+ * depth and the table covers every short node within its budget. */
+#define TAB_BUDGET 4096 /* entries */
+
+/* The node of (len, sum) for the table; cuts by bisection over q, each the
+ * least q whose left sum reaches min + v. */
+static rs_part_node tab_node(const rs_part *p, uint64_t len, uint64_t sum)
+{
+    rs_part_node nd = {0, 0, 0, 0, {UINT32_MAX, UINT32_MAX, UINT32_MAX}};
+    uint64_t min, max;
+    bounds(p, len, sum, &min, &max);
+    nd.min = min;
+    if (min >= max)
+        return nd;
+    nd.span = (uint32_t)(max - min);
+    node_params(p, len, sum, &nd.mean, &nd.sd);
+    for (uint32_t v = 1; nd.span <= 3 && v <= nd.span; v++) {
+        uint32_t a = 0, b = QUARTERS_MAX + 1; /* answer in [a, b]; b: none */
+        while (a < b) {
+            uint32_t m = a + (b - a) / 2;
+            if (draw_q(m, nd.mean, nd.sd, min, max) >= min + v)
+                b = m;
+            else
+                a = m + 1;
+        }
+        if (a <= QUARTERS_MAX)
+            nd.cut[v - 1] = a;
+    }
+    return nd;
+}
+
+int rs_part_tabulate(rs_part *p)
+{
+    rs_part_free(p);
+    uint64_t w = p->hi - p->lo;
+    if (p->n < 2 || w > TAB_BUDGET)
+        return 0;
+    /* The shortest lengths first, while they fit in the budget. */
+    uint64_t lens[130];
+    size_t nlens = 0;
+    uint64_t a = p->n, b = p->n; /* the two lengths of a depth, a <= b */
+    while (b >= 2) {
+        lens[nlens++] = b;
+        if (a != b && a >= 2)
+            lens[nlens++] = a;
+        a = a / 2;
+        b = b - b / 2;
+    }
+    uint64_t entries = 0, max_len = 0;
+    for (size_t i = nlens; i-- > 0;) {
+        if (lens[i] > TAB_BUDGET || entries + lens[i] * w + 1 > TAB_BUDGET)
+            break;
+        entries += lens[i] * w + 1;
+        max_len = lens[i];
+    }
+    if (!entries)
+        return 0;
+    p->tab_at = malloc((max_len + 1) * sizeof *p->tab_at);
+    p->tab = malloc(entries * sizeof *p->tab);
+    if (!p->tab_at || !p->tab) {
+        rs_part_free(p);
+        return RS_ENOMEM;
+    }
+    for (uint64_t len = 0; len <= max_len; len++)
+        p->tab_at[len] = -1;
+    int64_t at = 0;
+    for (size_t i = nlens; i-- > 0 && lens[i] <= max_len;) {
+        uint64_t len = lens[i];
+        if (p->tab_at[len] >= 0)
+            continue;
+        p->tab_at[len] = at;
+        for (uint64_t s = 0; s <= len * w; s++)
+            p->tab[at++] = tab_node(p, len, len * p->lo + s);
+    }
+    p->tab_len = max_len;
+    return 0;
 }
 
 /* Walks from the root to one slot, chosen by slot index or (by_unit) by a
@@ -121,7 +277,7 @@ void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
     it->depth++;
 }
 
-uint64_t rs_part_iter_next(rs_part_iter *it)
+uint64_t rs_part_iter_descend(rs_part_iter *it)
 {
     if (it->depth == 0)
         return 0;

@@ -9,15 +9,41 @@
 #ifndef RS_PARTITION_H
 #define RS_PARTITION_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* A short node's split, precomputed (rs_part_tabulate). The left sum is
+ * clamp(round(mean + sd * normal(q)), min, min + span) for the quarter sum q
+ * of the node's hash (partition.c), a non-decreasing function of q; when
+ * span <= 3 it is min plus the number of cuts <= q, with no arithmetic. */
+typedef struct rs_part_node {
+    double mean, sd;
+    uint64_t min;
+    uint32_t span;
+    uint32_t cut[3]; /* UINT32_MAX: never reached */
+} rs_part_node;
 
 typedef struct rs_part {
     uint64_t key;
     uint64_t n, total, lo, hi;
+    bool narrow; /* n * hi fits in 64 bits: bounds without 128-bit products */
+    /* Optional (rs_part_tabulate): every node of length <= tab_len, at
+     * tab[tab_at[len] + sum - len * lo]; tab_at[len] is -1 for lengths the
+     * tree does not have. */
+    uint64_t tab_len;
+    int64_t *tab_at;
+    rs_part_node *tab;
 } rs_part;
 
-/* Requires n * lo <= total <= n * hi (checked by the caller). */
+/* Requires n * lo <= total <= n * hi (checked by the caller). Allocates
+ * nothing; rs_part_free is needed only after rs_part_tabulate. */
 void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t lo, uint64_t hi);
+/* Precomputes the splits of the short nodes (nearly all of them) so a split
+ * there costs a hash and a table look-up, no division, square root or
+ * rounding; the values are the same either way. At most about 200 KiB.
+ * 0 or RS_ENOMEM. */
+int rs_part_tabulate(rs_part *p);
+void rs_part_free(rs_part *p);
 /* Value of slot i (0-based); *before gets the sum of slots 0..i-1. */
 uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before);
 
@@ -35,8 +61,18 @@ typedef struct rs_part_iter {
 
 /* Starts an in-order walk at slot `from`. */
 void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from);
-/* Value of the next slot (the caller counts slots; past the end returns 0). */
-uint64_t rs_part_iter_next(rs_part_iter *it);
+/* The next slot when it is not a leaf already on the stack. */
+uint64_t rs_part_iter_descend(rs_part_iter *it);
+
+/* Value of the next slot (the caller counts slots; past the end returns 0).
+ * About half the slots are right leaves waiting on the stack: those are
+ * popped inline. */
+static inline uint64_t rs_part_iter_next(rs_part_iter *it)
+{
+    if (it->depth > 0 && it->stack[it->depth - 1].len == 1)
+        return it->stack[--it->depth].sum;
+    return rs_part_iter_descend(it);
+}
 
 /* A draw near n * mean with the spread of n independent slots of the given
  * variance each, clamped to [min, max]: for choosing totals. */

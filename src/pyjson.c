@@ -2,6 +2,7 @@
  * tables and text checks the two readers share. */
 #include "pyjson.h"
 #include "fdio.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +83,32 @@ size_t rs_pyj_escape(char *dst, const char *src, size_t n)
 {
     const unsigned char *s = (const unsigned char *)src, *end = s + n;
     char *d = dst;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (s < end) {
+        /* Eight bytes at a time while all pass as they are: none below 0x20,
+         * '"', '\\', DEL or non-ASCII (dst has room for 6 per byte). */
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+            if (((((w - ones * 0x20) | (q - ones) | (b - ones) | (del - ones)) & ~w) | w) & highs)
+                break;
+            memcpy(d, s, 8);
+            s += 8;
+            d += 8;
+        }
+        /* A plain tail of a string of 8 bytes or more: its last eight bytes
+         * at once (rewriting a few already copied as they were). */
+        if (s < end && end - s < 8 && end - (const unsigned char *)src >= 8) {
+            uint64_t w;
+            memcpy(&w, end - 8, 8);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+            if (!(((((w - ones * 0x20) | (q - ones) | (b - ones) | (del - ones)) & ~w) | w) & highs)) {
+                memcpy(d + (end - s) - 8, end - 8, 8);
+                d += end - s;
+                break;
+            }
+        }
         const unsigned char *run = s;
         while (s < end && PY_CLASS[*s] == 0)
             s++;
@@ -136,38 +162,14 @@ size_t rs_pyj_escape(char *dst, const char *src, size_t n)
     return (size_t)(d - dst);
 }
 
-static const char DIGIT_PAIRS[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
-
 size_t rs_fmt_u64(char *dst, uint64_t v)
 {
-    char tmp[20];
-    char *p = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, DIGIT_PAIRS + 2 * r, 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, DIGIT_PAIRS + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(dst, p, n);
-    return n;
+    return (size_t)(rs_put_u64(dst, v) - dst);
 }
 
 size_t rs_fmt_i64(char *dst, int64_t v)
 {
-    if (v < 0) {
-        dst[0] = '-';
-        return 1 + rs_fmt_u64(dst + 1, (uint64_t)0 - (uint64_t)v);
-    }
-    return rs_fmt_u64(dst, (uint64_t)v);
+    return (size_t)(rs_put_i64(dst, v) - dst);
 }
 
 /* ---- data.json writer ---- */
@@ -303,9 +305,55 @@ int rs_pyj_array_begin(rs_pyj *w, const char *key)
     return 0;
 }
 
+/* rs_pyj_entity when every string is short (nearly always; 256 bytes keep
+ * the room asked for well below what pyj_room allows): room for the
+ * whole element is made once, and a cursor in a register writes it. The
+ * keys are copied 32 bytes at a time (their slots' size), hence the slack. */
+static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
+{
+    int rc;
+    if ((rc = pyj_room(w, need + 32)))
+        return rc;
+    char *d = w->buf + w->len;
+    if (w->compact)
+        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
+    else
+        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
+    w->nelem++;
+    for (unsigned i = 0; i < e->nfields; i++) {
+        const rs_value *v = &e->v[i];
+        if (i > 0) {
+            memcpy(d, w->keys[e->type][i], 32);
+            d += w->keylen[e->type][i];
+        }
+        switch (v->kind) {
+        case RS_VAL_INT: d = rs_put_i64(d, v->i); break;
+        case RS_VAL_STR:
+            *d++ = '"';
+            d += rs_pyj_escape(d, v->s, v->len);
+            *d++ = '"';
+            break;
+        case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
+        case RS_VAL_NULL: d = RS_FMT_LIT(d, "null"); break;
+        }
+    }
+    d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
+    w->len = (size_t)(d - w->buf);
+    return 0;
+}
+
 int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
 {
     int rc;
+    size_t need = 64;
+    for (unsigned i = 0; i < e->nfields && need; i++) {
+        const rs_value *v = &e->v[i];
+        need += 32 + (v->kind != RS_VAL_STR ? 24 : v->len <= 256 ? 2 + RS_ESC_MAX_PER_BYTE * v->len : 0);
+        if (v->kind == RS_VAL_STR && v->len > 256)
+            need = 0; /* a long string: pieces, as below */
+    }
+    if (need)
+        return pyj_entity_short(w, e, need);
     if ((rc = pyj_room(w, 64)))
         return rc;
     if (w->compact) {

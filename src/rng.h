@@ -4,6 +4,7 @@
 #ifndef RS_RNG_H
 #define RS_RNG_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* The splitmix64 finaliser: a bijection on 64 bits with full avalanche. */
@@ -64,6 +65,17 @@ static inline uint64_t rs_below(uint64_t h, uint64_t n)
 static inline double rs_uniform(uint64_t h, double lo, double hi)
 {
     return lo + (hi - lo) * rs_u01(h);
+}
+
+/* nearbyint in the default rounding mode (half to even), without the
+ * library call: below 2^52, adding and subtracting 2^52 rounds; from there
+ * on every double is already an integer. The same result for every input. */
+static inline double rs_round_even(double y)
+{
+    double a = fabs(y);
+    if (!(a < 0x1p52))
+        return y;
+    return copysign((a + 0x1p52) - 0x1p52, y);
 }
 
 #endif
