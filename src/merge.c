@@ -27,6 +27,7 @@
  * range of each type. */
 #include "merge.h"
 #include "pyjson.h"
+#include "vthread.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,7 +96,7 @@ typedef struct merge {
     rs_sorter *sorter;
     uint64_t budget; /* memory for sorting: --memory less the validator's */
     rs_validator *v; /* NULL without o->check */
-    uint64_t warned; /* violations that were only warnings (lenient) */
+    rs_vthread *vt;  /* the thread that feeds v, from the first header */
     rs_merge_stats *stats;
     rs_err err;
 } merge;
@@ -351,8 +352,26 @@ static int start_check(merge *m, size_t i, uint64_t line)
     int rc = check_failed(m, i, line);
     if (rc)
         return rc;
-    m->warned = rs_validator_violations(m->v);
+    if ((rc = rs_vthread_start(&m->vt, m->v, &verr))) {
+        m->err = verr;
+        return rc;
+    }
     return 0;
+}
+
+/* Waits for the checking thread, and reports where it stopped, if it did. */
+static int check_stopped(merge *m)
+{
+    rs_vthread_join(m->vt);
+    size_t input;
+    uint64_t line;
+    int rc;
+    rs_err verr;
+    if (!rs_vthread_problem(m->vt, &input, &line, &rc, &verr))
+        return 0;
+    if (rc)
+        return fail_at(m, input, line, "%s", verr.msg);
+    return check_failed(m, input, line);
 }
 
 static int on_header(merge *m, size_t i, const rs_record *rec)
@@ -617,17 +636,14 @@ static int emit(merge *m, const rs_entity *e, size_t input, uint64_t line, shard
     if (!owner->first[t])
         owner->first[t] = rank;
     owner->last[t] = rank;
-    if (m->v) {
-        rs_err verr;
-        if (rs_validator_feed_entity(m->v, e, &verr))
-            return fail_at(m, input, line, "%s", verr.msg);
-        /* Stop at the first violation, at the line that shows it. */
-        if (rs_validator_violations(m->v) > m->warned) {
-            int rc = check_failed(m, input, line);
-            if (rc)
-                return rc;
-            m->warned = rs_validator_violations(m->v);
-        }
+    if (m->vt) {
+        /* Checked on the other thread; it stops at the first violation and
+         * says at which line. */
+        int rc = rs_vthread_feed(m->vt, e, input, line);
+        if (rc == 1)
+            return check_stopped(m);
+        if (rc)
+            return nomem(m);
     }
     if (t == RS_TERRITORY)
         return rs_pyj_entity(&m->tw, e) ? wfail(m, &m->tw) : 0;
@@ -984,6 +1000,8 @@ static int finish(merge *m)
     if (m->v) {
         /* The rules over the whole data set, before the document is closed:
          * on stdout an invalid merge never ends as a complete document. */
+        if ((rc = check_stopped(m)))
+            return rc;
         rs_record frec;
         memset(&frec, 0, sizeof frec);
         frec.kind = RS_REC_FOOTER;
@@ -1067,6 +1085,7 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
             rs_sorter_get_stats(m.sorter, &stats->sort);
     }
     rs_sorter_free(m.sorter);
+    rs_vthread_free(m.vt); /* before the validator it uses */
     rs_validator_free(m.v);
     for (size_t i = 0; i < m.nin; i++) {
         rs_ndjson_close(m.in[i].r);

@@ -1,0 +1,257 @@
+/* A validator on its own thread (vthread.h). The producer fills one batch at
+ * a time, copying each record's strings into the batch's arena as offsets
+ * (the arena may move while it grows); the thread checks full batches in
+ * order and hands them back. Four batches in all bound the memory. */
+#include "vthread.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Large enough that handing a batch over (a wake-up) is rare. */
+#define VTHREAD_BATCH 1024
+#define VTHREAD_BATCHES 4
+
+typedef struct vbatch {
+    rs_entity e[VTHREAD_BATCH]; /* strings as offsets into arena */
+    uint64_t line[VTHREAD_BATCH];
+    size_t input[VTHREAD_BATCH];
+    size_t n;
+    char *arena;
+    size_t alen, acap;
+    struct vbatch *next;
+} vbatch;
+
+struct rs_vthread {
+    rs_validator *v;
+    pthread_t th;
+    bool started, joined;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_full, cv_free;
+    vbatch *free_list;       /* empty batches */
+    vbatch *q_head, *q_tail; /* full batches, in order */
+    vbatch *cur;             /* the producer's, being filled */
+    bool done, cancel;       /* no more batches; stop at once */
+    int stopped;             /* the thread stopped at a problem (atomic) */
+    /* the problem */
+    size_t p_input;
+    uint64_t p_line;
+    int p_rc;
+    rs_err p_err;
+    uint64_t seen; /* violations seen so far (warnings included) */
+    vbatch batches[VTHREAD_BATCHES];
+};
+
+/* Checks one batch in order; true when it stopped at a problem. */
+static bool check_batch(rs_vthread *t, vbatch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        rs_entity e = b->e[i];
+        for (unsigned k = 0; k < e.nfields; k++)
+            if (e.v[k].kind == RS_VAL_STR)
+                e.v[k].s = b->arena + (uintptr_t)e.v[k].s;
+        rs_err verr;
+        int rc = rs_validator_feed_entity(t->v, &e, &verr);
+        bool stop = rc != 0;
+        if (!stop) {
+            uint64_t nv = rs_validator_violations(t->v);
+            /* A rule broken, not only warned about (--lenient). */
+            if (nv > t->seen) {
+                t->seen = nv;
+                stop = rs_validator_failed(t->v) > 0;
+            }
+        }
+        if (stop) {
+            t->p_input = b->input[i];
+            t->p_line = b->line[i];
+            t->p_rc = rc;
+            if (rc)
+                t->p_err = verr;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void *run(void *arg)
+{
+    rs_vthread *t = arg;
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->q_head && !t->done && !t->cancel)
+            pthread_cond_wait(&t->cv_full, &t->mu);
+        if (t->cancel || !t->q_head) {
+            pthread_mutex_unlock(&t->mu);
+            return NULL;
+        }
+        vbatch *b = t->q_head;
+        t->q_head = b->next;
+        if (!t->q_head)
+            t->q_tail = NULL;
+        pthread_mutex_unlock(&t->mu);
+
+        bool stop = check_batch(t, b);
+
+        pthread_mutex_lock(&t->mu);
+        b->n = b->alen = 0;
+        b->next = t->free_list;
+        t->free_list = b;
+        if (stop)
+            __atomic_store_n(&t->stopped, 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&t->cv_free);
+        pthread_mutex_unlock(&t->mu);
+        if (stop)
+            return NULL;
+    }
+}
+
+int rs_vthread_start(rs_vthread **out, rs_validator *v, rs_err *err)
+{
+    rs_vthread *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    t->v = v;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv_full, NULL);
+    pthread_cond_init(&t->cv_free, NULL);
+    for (int i = 0; i < VTHREAD_BATCHES; i++) {
+        t->batches[i].next = t->free_list;
+        t->free_list = &t->batches[i];
+    }
+    if (pthread_create(&t->th, NULL, run, t) != 0) {
+        rs_vthread_free(t);
+        snprintf(err->msg, sizeof err->msg, "cannot start the checking thread");
+        return RS_EIO;
+    }
+    t->started = true;
+    *out = t;
+    return 0;
+}
+
+static void push(rs_vthread *t, vbatch *b)
+{
+    pthread_mutex_lock(&t->mu);
+    b->next = NULL;
+    if (t->q_tail)
+        t->q_tail->next = b;
+    else
+        t->q_head = b;
+    t->q_tail = b;
+    pthread_cond_signal(&t->cv_full);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* An empty batch, waiting while all are in flight; NULL once stopped. */
+static vbatch *take(rs_vthread *t)
+{
+    pthread_mutex_lock(&t->mu);
+    while (!t->free_list && !__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
+        pthread_cond_wait(&t->cv_free, &t->mu);
+    vbatch *b = NULL;
+    if (!__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE)) {
+        b = t->free_list;
+        t->free_list = b->next;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return b;
+}
+
+int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t line)
+{
+    if (__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
+        return 1;
+    if (!t->cur && !(t->cur = take(t)))
+        return 1;
+    vbatch *b = t->cur;
+    size_t need = 0;
+    for (unsigned k = 0; k < e->nfields; k++)
+        if (e->v[k].kind == RS_VAL_STR)
+            need += e->v[k].len;
+    if (b->alen + need > b->acap) {
+        size_t cap = b->acap ? b->acap : 64 << 10;
+        while (cap < b->alen + need)
+            cap *= 2;
+        char *grown = realloc(b->arena, cap);
+        if (!grown)
+            return RS_ENOMEM;
+        b->arena = grown;
+        b->acap = cap;
+    }
+    rs_entity *c = &b->e[b->n];
+    c->type = e->type;
+    c->nfields = e->nfields;
+    memcpy(c->v, e->v, e->nfields * sizeof *e->v);
+    for (unsigned k = 0; k < e->nfields; k++) {
+        if (e->v[k].kind != RS_VAL_STR)
+            continue;
+        if (e->v[k].len)
+            memcpy(b->arena + b->alen, e->v[k].s, e->v[k].len);
+        c->v[k].s = (const char *)(uintptr_t)b->alen;
+        b->alen += e->v[k].len;
+    }
+    b->line[b->n] = line;
+    b->input[b->n] = input;
+    if (++b->n == VTHREAD_BATCH) {
+        push(t, b);
+        t->cur = NULL;
+    }
+    return 0;
+}
+
+void rs_vthread_join(rs_vthread *t)
+{
+    if (!t || t->joined || !t->started)
+        return;
+    if (t->cur) {
+        if (t->cur->n) {
+            push(t, t->cur);
+        } else {
+            pthread_mutex_lock(&t->mu);
+            t->cur->next = t->free_list;
+            t->free_list = t->cur;
+            pthread_mutex_unlock(&t->mu);
+        }
+        t->cur = NULL;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->done = true;
+    pthread_cond_signal(&t->cv_full);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    t->joined = true;
+}
+
+bool rs_vthread_problem(const rs_vthread *t, size_t *input, uint64_t *line, int *rc, rs_err *err)
+{
+    if (!__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
+        return false;
+    *input = t->p_input;
+    *line = t->p_line;
+    *rc = t->p_rc;
+    if (t->p_rc)
+        *err = t->p_err;
+    return true;
+}
+
+void rs_vthread_free(rs_vthread *t)
+{
+    if (!t)
+        return;
+    if (t->started && !t->joined) {
+        pthread_mutex_lock(&t->mu);
+        t->cancel = true;
+        pthread_cond_broadcast(&t->cv_full);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->th, NULL);
+    }
+    for (int i = 0; i < VTHREAD_BATCHES; i++)
+        free(t->batches[i].arena);
+    pthread_cond_destroy(&t->cv_full);
+    pthread_cond_destroy(&t->cv_free);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
