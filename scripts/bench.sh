@@ -260,16 +260,21 @@ if $has_net && command -v socat >/dev/null 2>&1; then
         sink "$3"
         wait "$sp"
     }
+    # pct A B: A's time over B's, as a percentage of A's rate.
+    pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
     for j in 1 2; do
         ns_out=$(time3 '"$bin" -j $j "${C[@]}" >/dev/null')
         row "stdout -> /dev/null, -j $j" "$(rate "$sbytes" "$ns_out") MB/s"
+        # The same reader through a pipe: what a consumer costs on 2 cores.
+        ns_pipe=$(time3 '"$bin" -j $j "${C[@]}" | socat -u -b 1048576 - OPEN:/dev/null')
+        row "stdout | socat, -j $j" "$(rate "$sbytes" "$ns_pipe") MB/s, $(pct "$ns_out" "$ns_pipe") of stdout"
         for kind in tcp unix; do
             if [ $kind = tcp ]; then url=tcp://127.0.0.1:$port; addr=TCP:127.0.0.1:$port; laddr=TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr
             else url=unix:$work/bench.sock; addr=UNIX:$work/bench.sock; laddr=UNIX-LISTEN:$work/bench.sock; fi
             ns=$(time3 'to_socket $j "$url" "$laddr"')
-            row "--output $kind -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(awk -v a="$ns_out" -v b="$ns" 'BEGIN { printf "%.0f%%", 100 * a / b }') of stdout"
+            row "--output $kind -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(pct "$ns_out" "$ns") of stdout, $(pct "$ns_pipe" "$ns") of the pipe"
             ns=$(time3 'served $j "$url" "$addr"')
-            row "--listen $kind --once -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(awk -v a="$ns_out" -v b="$ns" 'BEGIN { printf "%.0f%%", 100 * a / b }') of stdout"
+            row "--listen $kind --once -> socat, -j $j" "$(rate "$sbytes" "$ns") MB/s, $(pct "$ns_out" "$ns") of stdout, $(pct "$ns_pipe" "$ns") of the pipe"
         done
     done
     # Peak RSS of a server (-j 1 per client) that serves 1, then 8 clients at once.
