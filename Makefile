@@ -23,7 +23,7 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The library core knows nothing of argv, files or terminals; the front end
 # (main, subcommands, output files, error lines) sits on top of it.
-CLI_SRC  := src/cli.c src/outfile.c src/lineframe.c $(wildcard src/net_*.c) $(wildcard src/cmd_*.c)
+CLI_SRC  := src/cli.c src/cli_check.c src/outfile.c src/lineframe.c $(wildcard src/net_*.c) $(wildcard src/cmd_*.c)
 LIB_SRC  := $(filter-out src/main.c $(CLI_SRC),$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
