@@ -59,21 +59,11 @@ int cli_check_option(cli_check *c, int opt, const char *arg, rs_err *err)
 int cli_check_config(cli_check *c, bool lenient, rs_validator_config *cfg, rs_err *err)
 {
     /* What the options gave explicitly overrides a stream header's. */
-    unsigned mask = 0;
-    if (c->s.given & RS_GIVEN_SEED)
-        mask |= RS_VX_SEED;
-    if (c->s.given & RS_GIVEN_REPS)
-        mask |= RS_VX_REPS;
-    if (c->s.given & RS_GIVEN_ACCOUNTS)
-        mask |= RS_VX_ACCOUNTS;
-    if (c->s.given & RS_GIVEN_OPPORTUNITIES)
-        mask |= RS_VX_OPPORTUNITIES;
-    if (c->s.given & RS_GIVEN_AS_OF)
-        mask |= RS_VX_AS_OF;
+    unsigned mask = c->s.given;
     /* Counts not given are unknown here (a header may bring them), so only
      * given counts take part in the feasibility checks. */
     rs_settings chk = c->s;
-    unsigned all = RS_VX_REPS | RS_VX_ACCOUNTS | RS_VX_OPPORTUNITIES;
+    unsigned all = RS_GIVEN_REPS | RS_GIVEN_ACCOUNTS | RS_GIVEN_OPPORTUNITIES;
     if ((mask & all) != all)
         chk.num_reps = chk.num_accounts = chk.num_opportunities = 0;
     int rc = rs_settings_check(&chk, err);

@@ -831,7 +831,7 @@ static int on_header(rs_validator *v, const rs_header *h, rs_err *err)
     char d1[16], d2[16];
     if (h->has_seed) {
         hs.seed = h->seed;
-        if (!(v->explicit_mask & RS_VX_SEED))
+        if (!(v->explicit_mask & RS_GIVEN_SEED))
             v->eff.seed = h->seed;
         else if (v->eff.seed != h->seed)
             violate_all(v, R_SETTINGS, RS_VWHERE_HEADER, "header seed %llu, but --seed %llu was given",
@@ -839,7 +839,7 @@ static int on_header(rs_validator *v, const rs_header *h, rs_err *err)
     }
     if (h->has_as_of) {
         hs.as_of = h->as_of;
-        if (!(v->explicit_mask & RS_VX_AS_OF))
+        if (!(v->explicit_mask & RS_GIVEN_AS_OF))
             v->eff.as_of = h->as_of;
         else if (v->eff.as_of != h->as_of)
             violate_all(v, R_SETTINGS, RS_VWHERE_HEADER, "header as_of %s, but --as-of %s was given",
@@ -850,7 +850,7 @@ static int on_header(rs_validator *v, const rs_header *h, rs_err *err)
         uint64_t *ec[3] = {&v->eff.num_reps, &v->eff.num_accounts, &v->eff.num_opportunities};
         for (int i = 0; i < 3; i++) {
             *hc[i] = h->counts[i];
-            if (!(v->explicit_mask & (RS_VX_REPS << i))) {
+            if (!(v->explicit_mask & (RS_GIVEN_REPS << i))) {
                 *ec[i] = h->counts[i];
                 v->counts_known[i] = true;
                 v->counts_from[i] = "the header";
@@ -1176,7 +1176,7 @@ int rs_validator_create(rs_validator **out, const rs_validator_config *cfg, rs_e
     v->explicit_mask = cfg->explicit_mask;
     v->lenient = cfg->lenient;
     v->grp = -1;
-    static const unsigned bits[3] = {RS_VX_REPS, RS_VX_ACCOUNTS, RS_VX_OPPORTUNITIES};
+    static const unsigned bits[3] = {RS_GIVEN_REPS, RS_GIVEN_ACCOUNTS, RS_GIVEN_OPPORTUNITIES};
     for (int i = 0; i < 3; i++) {
         v->counts_known[i] = (cfg->explicit_mask & bits[i]) != 0;
         v->counts_from[i] = "the settings";

@@ -14,20 +14,13 @@
 
 #include "record.h"
 
-/* Values of the settings that override a stream header's (seed, counts,
- * as-of); without its bit, a header's value wins. */
-enum {
-    RS_VX_SEED = 1u << 0,
-    RS_VX_REPS = 1u << 1,
-    RS_VX_ACCOUNTS = 1u << 2,
-    RS_VX_OPPORTUNITIES = 1u << 3,
-    RS_VX_AS_OF = 1u << 4,
-};
-
 typedef struct rs_validator_config {
     const rs_settings *settings; /* kept by pointer: must outlive the validator */
     const rs_vocab *vocab;       /* likewise */
-    unsigned explicit_mask;      /* RS_VX_* bits */
+    /* RS_GIVEN_* bits (revops.h): the settings values that override a
+     * stream header's (seed, counts, as-of); without its bit, the header's
+     * value wins. */
+    unsigned explicit_mask;
     bool lenient;                /* history coherence and formulas only warn */
 } rs_validator_config;
 

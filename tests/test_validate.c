@@ -812,7 +812,7 @@ static void test_explicit_counts_override_header(void **state)
     fixture *f = *state;
     rs_err err;
     assert_int_equal(rs_settings_set(&f->s, "NUM_REPS", "4", &err), 0);
-    f->explicit_mask = RS_VX_REPS;
+    f->explicit_mask = RS_GIVEN_REPS;
     run_stream(f);
     expect_rule(f, "counts", RS_REP, 4, 1);
 }
@@ -824,7 +824,7 @@ static void test_djson_counts_only_when_given(void **state)
     assert_int_equal(rs_validator_find(f->v, "counts")->count, 0);
     rs_validator_free(f->v);
     f->v = NULL;
-    f->explicit_mask = RS_VX_REPS;
+    f->explicit_mask = RS_GIVEN_REPS;
     run_djson(f);
     expect_rule(f, "counts", RS_REP, 4, 1);
 }
@@ -867,7 +867,7 @@ static void test_explicit_seed_against_header(void **state)
     fixture *f = *state;
     rs_err err;
     assert_int_equal(rs_settings_set(&f->s, "SEED", "8", &err), 0);
-    f->explicit_mask = RS_VX_SEED;
+    f->explicit_mask = RS_GIVEN_SEED;
     run_stream(f); /* the header says seed 7 */
     const rs_vresult *r = rs_validator_find(f->v, "settings");
     assert_int_equal(r->count, 1);
