@@ -39,3 +39,22 @@ no_files_left() {
 }
 
 quick() { [ "${RS_QUICK:-}" = 1 ]; }
+
+# replace_line FILE LINE PYTHON-EXPR: FILE on stdout with line LINE (1-based)
+# replaced by the expression, evaluated with `l` = that line's text and
+# `json` imported.
+replace_line() {
+    python3 -c 'import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+i = int(sys.argv[2]) - 1
+l = lines[i]
+lines[i] = eval(sys.argv[3])
+sys.stdout.write("\n".join(lines))' "$@"
+}
+
+# shuffle_lines SEED FILE: FILE's lines on stdout in a shuffled order that
+# SEED fixes.
+shuffle_lines() {
+    python3 -c 'import random, sys
+l = open(sys.argv[2]).read().splitlines(True); random.Random(int(sys.argv[1])).shuffle(l); sys.stdout.write("".join(l))' "$@"
+}

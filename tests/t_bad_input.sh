@@ -98,14 +98,7 @@ n=$(wc -l <"$g")
 rep=$(grep -n '"type":"rep"' "$g" | head -1 | cut -d: -f1)
 # mutate LINE PYTHON-EXPR NAME: $work/NAME is g with line LINE replaced by the
 # expression (l = the line's text).
-mutate() {
-    python3 -c 'import json, sys
-lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
-i = int(sys.argv[2]) - 1
-l = lines[i]
-lines[i] = eval(sys.argv[3])
-sys.stdout.write("\n".join(lines))' "$g" "$1" "$2" >"$work/$3"
-}
+mutate() { replace_line "$g" "$1" "$2" >"$work/$3"; }
 mutate 5 '"{not json"' nonjson.ndjson
 bad_input "non-JSON line" 'nonjson.ndjson:5: invalid JSON' "$work/nonjson.ndjson"
 head -n $((n - 1)) "$g" >"$work/trunc.ndjson"
@@ -218,9 +211,7 @@ signal_case "generate -o, SIGINT mid-run" INT 130 '[ -n "$(ls -A "$out")" ]' env
 # shellcheck disable=SC2086
 signal_case "generate -o, SIGTERM mid-run" TERM 143 '[ -n "$(ls -A "$out")" ]' env TMPDIR="$tmp" "$RS" $huge -o "$out/big.ndjson"
 # merge of shuffled lines spills to TMPDIR; a FIFO keeps it reading.
-python3 -c 'import random, sys
-l = open(sys.argv[1]).read().splitlines(True); random.Random(3).shuffle(l); sys.stdout.write("".join(l))' \
-    "$work/big.ndjson" >"$work/shuf.ndjson"
+shuffle_lines 3 "$work/big.ndjson" >"$work/shuf.ndjson"
 mkfifo "$work/fifo"
 ( cat "$work/shuf.ndjson"; sleep 20 ) >"$work/fifo" &
 feeder=$!

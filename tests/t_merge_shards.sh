@@ -125,9 +125,7 @@ merged "7 shards' lines fully shuffled, checked, --memory 6M" "$work/whole.json"
 # before the header is read (here the header is deep in a shuffled file).
 if [ -x /usr/bin/time ] && ! quick; then
     "$RS" --seed 4 --reps 60000 --accounts 140000 --opportunities 200000 >"$work/s200k.ndjson"
-    python3 -c 'import random, sys
-l = open(sys.argv[1]).read().splitlines(True); random.Random(5).shuffle(l); sys.stdout.write("".join(l))' \
-        "$work/s200k.ndjson" >"$work/sh200k.ndjson"
+    shuffle_lines 5 "$work/s200k.ndjson" >"$work/sh200k.ndjson"
     "$RS" merge --no-validate "$work/s200k.ndjson" >"$work/want200k.json"
     /usr/bin/time -f %M -o "$work/rss" "$RS" merge --memory 48M -o "$work/m200k.json" "$work/sh200k.ndjson"
     rss=$(tail -1 "$work/rss")

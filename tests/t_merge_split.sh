@@ -208,14 +208,7 @@ bad_merge() {
 }
 # mutate LINE PYTHON-EXPR: g5 with line LINE (1-based) replaced by the expression
 # evaluated with `l` = that line's text and `json` imported.
-mutate() {
-    python3 -c 'import json, sys
-lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
-i = int(sys.argv[2]) - 1
-l = lines[i]
-lines[i] = eval(sys.argv[3])
-sys.stdout.write("\n".join(lines))' "$g" "$1" "$2" >"$work/bad.ndjson"
-}
+mutate() { replace_line "$g" "$1" "$2" >"$work/bad.ndjson"; }
 
 mutate 5 '"{not json"'
 bad_merge "non-JSON line" "bad.ndjson:5: invalid JSON" "$work/bad.ndjson"
