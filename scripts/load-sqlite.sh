@@ -180,9 +180,11 @@ SQL
 } >"$tmp/load.sql"
 
 # zstd files are tested whole first: a damaged one stops the load before it
-# starts rather than loading the records before the damage.
+# starts rather than loading the records before the damage. Only regular
+# files: a pipe (`<(...)`) can be read once, so its zstd data is checked as
+# it loads, which fails the one transaction all the same.
 for f in "${files[@]}"; do
-    [ "$f" != - ] && [ "$(head -c 4 -- "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
+    [ -f "$f" ] && [ "$(head -c 4 -- "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
         ! zstd -qt -- "$f" 2>/dev/null && die "$f: damaged zstd data; nothing loaded"
 done
 # The streams, decompressed when they are zstd (-f passes plain text on),

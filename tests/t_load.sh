@@ -184,6 +184,11 @@ loads_nothing "load-sqlite.sh: tables that exist, without --drop" "$SQLOAD" "$d/
 if "$SQLOAD" --drop "$d/sh.db" "$d/shard1.ndjson.zst" "$d/shard2.ndjson.zst" "$d/shard3.ndjson.zst" 2>/dev/null; then
     pass "load-sqlite.sh --drop replaces a load"
 else fail "load-sqlite.sh --drop"; fi
+# A pipe given as a FILE (process substitution) is read once: plain and zstd.
+if "$SQLOAD" --drop "$d/pipe.db" <(cat "$d/small.ndjson") 2>/dev/null &&
+    "$SQLOAD" --drop "$d/pipe.db" <(zstd -qc "$d/small.ndjson") 2>/dev/null; then
+    pass "load-sqlite.sh DB <(...): a pipe as FILE, plain and zstd"
+else fail "load-sqlite.sh DB <(...)"; fi
 out=$("$SQLOAD" 2>&1); st=$?
 [ $st = 2 ] && [ "$out" = 'load-sqlite.sh: no database given (see --help)' ] &&
     pass "load-sqlite.sh: usage error, status 2" || fail "load-sqlite.sh usage error" "$st $out"
