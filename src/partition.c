@@ -14,6 +14,7 @@ void rs_part_init(rs_part *p, uint64_t key, uint64_t n, uint64_t total, uint64_t
     p->lo = lo;
     p->hi = hi;
     p->narrow = (unsigned __int128)n * hi <= UINT64_MAX;
+    p->block = hi - lo <= 2 ? RS_PART_BLOCK : 1;
     p->tab_len = 0;
     p->tab_at = NULL;
     p->tab = NULL;
@@ -168,15 +169,15 @@ int rs_part_tabulate(rs_part *p)
 {
     rs_part_free(p);
     uint64_t w = p->hi - p->lo;
-    if (p->n < 2 || w > TAB_BUDGET)
+    if (p->n <= p->block || w > TAB_BUDGET)
         return 0;
     /* The shortest lengths first, while they fit in the budget. */
     uint64_t lens[130];
     size_t nlens = 0;
     uint64_t a = p->n, b = p->n; /* the two lengths of a depth, a <= b */
-    while (b >= 2) {
+    while (b > p->block) { /* blocks are not split */
         lens[nlens++] = b;
-        if (a != b && a >= 2)
+        if (a != b && a > p->block)
             lens[nlens++] = a;
         a = a / 2;
         b = b - b / 2;
@@ -211,12 +212,115 @@ int rs_part_tabulate(rs_part *p)
     return 0;
 }
 
+/* Blocks: a node of at most RS_PART_BLOCK slots whose values span at most
+ * 2 (hi - lo <= 2) is not split further. Its sum - len * lo units go to a
+ * uniformly random subset of its len * (hi - lo) unit places (w places per
+ * slot), which is what independent slots of lo + Binomial(w, q) would give
+ * once their sum is known. A few hashes fill a block of 64 slots, where the
+ * tree would draw 63 splits. Any procedure that treats the places alike and
+ * ends with exactly that many chosen gives that uniform subset; this one
+ * starts from random bits of about the right density and adds or removes
+ * places picked at random until the count is right. */
+typedef struct rand_words {
+    uint64_t state, word;
+    int halves; /* 32-bit halves of word still unused */
+} rand_words;
+
+static inline uint64_t next_word(rand_words *r)
+{
+    r->state += 0x9e3779b97f4a7c15ULL;
+    return rs_mix64(r->state);
+}
+
+/* A uniform place in [0, m). */
+static inline uint32_t next_place(rand_words *r, uint32_t m)
+{
+    if (r->halves == 0) {
+        r->word = next_word(r);
+        r->halves = 2;
+    }
+    uint32_t half = (uint32_t)r->word;
+    r->word >>= 32;
+    r->halves--;
+    return (uint32_t)(((uint64_t)half * m) >> 32);
+}
+
+/* Set bits of x; portable (the baseline x86-64 has no popcnt instruction). */
+static inline unsigned ones(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Place k of a block (k < len * w): slot k / w (k >> (w - 1) for w <= 2),
+ * in word k % w, so slot i's value is lo + bit i of m[0] + bit i of m[1]. */
+static void block_fill(const rs_part *p, uint64_t start, uint64_t len, uint64_t sum, uint64_t m[2])
+{
+    unsigned w = (unsigned)(p->hi - p->lo), shift = w - 1;
+    uint32_t places = (uint32_t)(len * w), units = (uint32_t)(sum - len * p->lo);
+    uint64_t full = len == 64 ? ~0ULL : (1ULL << len) - 1;
+    m[0] = m[1] = 0;
+    if (units == 0)
+        return;
+    if (units == places) {
+        m[0] = full;
+        m[1] = w == 2 ? full : 0;
+        return;
+    }
+    /* Choose the fewer of the chosen and the unchosen places. */
+    bool flip = units > places / 2;
+    uint32_t want = flip ? places - units : units;
+    rand_words r = {rs_draw(p->key, start, len), 0, 0};
+    /* Start near the wanted density: none, a quarter or a half. */
+    if (8 * want >= places) {
+        for (unsigned k = 0; k < w; k++) {
+            m[k] = next_word(&r);
+            if (8 * want < 3 * places)
+                m[k] &= next_word(&r);
+            m[k] &= full;
+        }
+    }
+    uint32_t have = ones(m[0]) + ones(m[1]);
+    while (have != want) {
+        uint32_t k = next_place(&r, places);
+        uint64_t bit = 1ULL << (k >> shift);
+        uint64_t *word = &m[k & shift];
+        if (have < want && !(*word & bit)) {
+            *word |= bit;
+            have++;
+        } else if (have > want && (*word & bit)) {
+            *word &= ~bit;
+            have--;
+        }
+    }
+    if (flip) {
+        m[0] ^= full;
+        m[1] ^= w == 2 ? full : 0;
+    }
+}
+
+/* A block's slots: slot i of it holds base + bit i of m0 + bit i of m1.
+ * A one-slot node of any tree is the block base = sum. */
+static inline void block_load(const rs_part *p, uint64_t start, uint64_t len, uint64_t sum, uint64_t *base,
+                              uint64_t m[2])
+{
+    if (len == 1) {
+        *base = sum;
+        m[0] = m[1] = 0;
+        return;
+    }
+    *base = p->lo;
+    block_fill(p, start, len, sum, m);
+}
+
 /* Walks from the root to one slot, chosen by slot index or (by_unit) by a
  * unit it holds; returns the slot, its value and the sum before it. */
 static uint64_t descend(const rs_part *p, bool by_unit, uint64_t target, uint64_t *before, uint64_t *value)
 {
     uint64_t start = 0, len = p->n, sum = p->total, acc = 0;
-    while (len > 1) {
+    while (len > p->block) {
         uint64_t nl = len / 2, left = split_left(p, start, len, sum);
         if (by_unit ? target < acc + left : target < start + nl) {
             len = nl;
@@ -228,9 +332,17 @@ static uint64_t descend(const rs_part *p, bool by_unit, uint64_t target, uint64_
             sum -= left;
         }
     }
-    *before = acc;
-    *value = sum;
-    return start;
+    uint64_t base, m[2];
+    block_load(p, start, len, sum, &base, m);
+    for (uint64_t i = 0;; i++) {
+        uint64_t v = base + ((m[0] >> i) & 1) + ((m[1] >> i) & 1);
+        if (i + 1 == len || (by_unit ? target < acc + v : target == start + i)) {
+            *before = acc;
+            *value = v;
+            return start + i;
+        }
+        acc += v;
+    }
 }
 
 uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before)
@@ -248,15 +360,27 @@ uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before)
     return descend(p, true, pos, before, &value);
 }
 
+/* Makes the block (start, len, sum) the iterator's current one, its first
+ * `skip` slots already passed. */
+static void iter_load(rs_part_iter *it, uint64_t start, uint64_t len, uint64_t sum, uint64_t skip)
+{
+    uint64_t m[2];
+    block_load(it->p, start, len, sum, &it->base, m);
+    it->m0 = skip < 64 ? m[0] >> skip : 0;
+    it->m1 = skip < 64 ? m[1] >> skip : 0;
+    it->left = len - skip;
+}
+
 void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
 {
     it->p = p;
     it->depth = 0;
+    it->left = 0;
     if (p->n == 0 || from >= p->n)
         return;
-    /* Walk to slot `from`, keeping every right sibling still to visit. */
+    /* Walk to the block of slot `from`, keeping every right sibling still to visit. */
     uint64_t start = 0, len = p->n, sum = p->total;
-    while (len > 1) {
+    while (len > p->block) {
         uint64_t nl = len / 2, left = split_left(p, start, len, sum);
         if (from < start + nl) {
             it->stack[it->depth].start = start + nl;
@@ -271,10 +395,7 @@ void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from)
             sum -= left;
         }
     }
-    it->stack[it->depth].start = start;
-    it->stack[it->depth].len = 1;
-    it->stack[it->depth].sum = sum;
-    it->depth++;
+    iter_load(it, start, len, sum, from - start);
 }
 
 uint64_t rs_part_iter_descend(rs_part_iter *it)
@@ -283,7 +404,7 @@ uint64_t rs_part_iter_descend(rs_part_iter *it)
         return 0;
     it->depth--;
     uint64_t start = it->stack[it->depth].start, len = it->stack[it->depth].len, sum = it->stack[it->depth].sum;
-    while (len > 1) {
+    while (len > it->p->block) {
         uint64_t nl = len / 2, left = split_left(it->p, start, len, sum);
         it->stack[it->depth].start = start + nl;
         it->stack[it->depth].len = len - nl;
@@ -292,5 +413,6 @@ uint64_t rs_part_iter_descend(rs_part_iter *it)
         len = nl;
         sum = left;
     }
-    return sum;
+    iter_load(it, start, len, sum, 0);
+    return rs_part_iter_next(it);
 }

@@ -5,7 +5,9 @@
  * sum drawn near sum * left/len from its own key, so any slot's value and the
  * sum of the slots before it come from one root-to-leaf walk (O(log n)), and
  * an iterator visits the slots in order in amortised O(1) with O(log n)
- * memory. Nothing is stored per slot. */
+ * memory. Nothing is stored per slot. When values span at most 2, the walk
+ * stops at blocks of up to RS_PART_BLOCK slots, each filled whole from a
+ * few hashes (partition.c). */
 #ifndef RS_PARTITION_H
 #define RS_PARTITION_H
 
@@ -27,6 +29,7 @@ typedef struct rs_part {
     uint64_t key;
     uint64_t n, total, lo, hi;
     bool narrow; /* n * hi fits in 64 bits: bounds without 128-bit products */
+    uint64_t block; /* nodes of at most this many slots are filled whole (partition.c) */
     /* Optional (rs_part_tabulate): every node of length <= tab_len, at
      * tab[tab_at[len] + sum - len * lo]; tab_at[len] is -1 for lengths the
      * tree does not have. */
@@ -51,8 +54,13 @@ uint64_t rs_part_value(const rs_part *p, uint64_t i, uint64_t *before);
  * before(i) .. before(i) + value(i) - 1; *before gets that slot's before. */
 uint64_t rs_part_locate(const rs_part *p, uint64_t pos, uint64_t *before);
 
+/* Slots per block when hi - lo <= 2: the places of a block fit two words. */
+#define RS_PART_BLOCK 64
+
 typedef struct rs_part_iter {
     const rs_part *p;
+    /* The current block's slots still to come: base + bit 0 of m0 + bit 0 of m1 next. */
+    uint64_t base, m0, m1, left;
     int depth;
     struct {
         uint64_t start, len, sum;
@@ -61,16 +69,20 @@ typedef struct rs_part_iter {
 
 /* Starts an in-order walk at slot `from`. */
 void rs_part_iter_init(rs_part_iter *it, const rs_part *p, uint64_t from);
-/* The next slot when it is not a leaf already on the stack. */
+/* The next slot when the current block is used up. */
 uint64_t rs_part_iter_descend(rs_part_iter *it);
 
 /* Value of the next slot (the caller counts slots; past the end returns 0).
- * About half the slots are right leaves waiting on the stack: those are
- * popped inline. */
+ * Slots of the current block come inline. */
 static inline uint64_t rs_part_iter_next(rs_part_iter *it)
 {
-    if (it->depth > 0 && it->stack[it->depth - 1].len == 1)
-        return it->stack[--it->depth].sum;
+    if (it->left) {
+        uint64_t v = it->base + (it->m0 & 1) + (it->m1 & 1);
+        it->m0 >>= 1;
+        it->m1 >>= 1;
+        it->left--;
+        return v;
+    }
     return rs_part_iter_descend(it);
 }
 

@@ -102,23 +102,36 @@ static void test_partition_exact_totals(void **state)
     check_partition(1001, 1500, 1, 2);   /* a minimum above zero */
     check_partition(4097, 205, 0, 1);    /* a sparse subset */
     check_partition(12345, 9876, 0, 5);
+    /* Blocks (values spanning at most 2): one block, a block boundary, every density. */
+    check_partition(64, 3, 0, 1);
+    check_partition(65, 64, 0, 1);
+    check_partition(128, 127, 0, 1);
+    check_partition(129, 1, 0, 2);
+    check_partition(5000, 5000 * 3 - 7, 2, 4);
+    for (uint64_t t = 0; t <= 2 * 300; t += 37)
+        check_partition(300, t, 0, 2);
+    check_partition(300, 600, 0, 2);
+    check_partition(777, 777 * 5, 5, 5); /* no spread at all */
 }
 
 static void test_partition_locate(void **state)
 {
     (void)state;
     rs_part p;
-    rs_part_init(&p, rs_key(3, RS_S_OPP_SPLIT), 500, 700, 0, 3);
-    /* Walk every unit and check it lands in the slot that holds it. */
-    uint64_t slot = 0, before = 0, v = rs_part_value(&p, 0, NULL);
-    for (uint64_t pos = 0; pos < 700; pos++) {
-        while (pos >= before + v) {
-            before += v;
-            v = rs_part_value(&p, ++slot, NULL);
+    /* Walk every unit and check it lands in the slot that holds it: a tree
+     * of single slots (values spanning 3) and one of blocks (spanning 2). */
+    for (uint64_t hi = 2; hi <= 3; hi++) {
+        rs_part_init(&p, rs_key(3, RS_S_OPP_SPLIT), 500, 700, 0, hi);
+        uint64_t slot = 0, before = 0, v = rs_part_value(&p, 0, NULL);
+        for (uint64_t pos = 0; pos < 700; pos++) {
+            while (pos >= before + v) {
+                before += v;
+                v = rs_part_value(&p, ++slot, NULL);
+            }
+            uint64_t got_before, got = rs_part_locate(&p, pos, &got_before);
+            assert_int_equal(got, slot);
+            assert_int_equal(got_before, before);
         }
-        uint64_t got_before, got = rs_part_locate(&p, pos, &got_before);
-        assert_int_equal(got, slot);
-        assert_int_equal(got_before, before);
     }
 }
 
@@ -158,6 +171,22 @@ static void test_partition_spread(void **state)
         for (int i = 0; i < 1000; i++)
             s += rs_part_iter_next(&it);
         assert_true(s > 50 && s < 150);
+    }
+    /* Within blocks, no place is favoured: over 4 x 10^6 slots in blocks of 64
+     * (0/1 at 5% and 50%, 0..2 at 70%), each position in a block gets its
+     * share within 10%. */
+    struct {
+        uint64_t total, hi;
+    } cases[] = {{200000, 1}, {2000000, 1}, {5600000, 2}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint64_t n = 1u << 22, by_pos[RS_PART_BLOCK] = {0};
+        rs_part_init(&p, rs_key(2, RS_S_STAGE_SPLIT), n, cases[c].total, 0, cases[c].hi);
+        rs_part_iter_init(&it, &p, 0);
+        for (uint64_t i = 0; i < n; i++)
+            by_pos[i % RS_PART_BLOCK] += rs_part_iter_next(&it);
+        double share = (double)cases[c].total / RS_PART_BLOCK;
+        for (int k = 0; k < RS_PART_BLOCK; k++)
+            assert_true(by_pos[k] > 0.9 * share && by_pos[k] < 1.1 * share);
     }
 }
 
