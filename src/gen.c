@@ -146,14 +146,8 @@ static void *pass_run(void *arg)
                 job->max_factor = (double)a.tam / (double)am.scaled_sum;
             continue;
         }
-        int64_t sum = am.factored_sum;
-        if (am.factored_sum > a.tam) {
-            sum = 0;
-            for (uint64_t j = 0; j < a.nopps; j++)
-                sum += rs_model_amount_final(g, &a, &am, j);
-        }
-        job->total += sum;
-        job->pipeline[a.territory - 1] += sum;
+        job->total += am.final_sum;
+        job->pipeline[a.territory - 1] += am.final_sum;
     }
     return NULL;
 }

@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Fields drawn per entity; fixed numbers so a new draw never shifts old ones. */
-enum { A_REVENUE = 1, A_REV_PER_EMPLOYEE, A_DEV_PCT, A_CUSTOMER, A_OWNER, A_PRODUCT, A_COVERAGE };
-enum { O_STAGE = 1, O_CREATED, O_CLOSE };
+enum { A_REVENUE = 1, A_REV_PER_EMPLOYEE, A_CUSTOMER, A_OWNER, A_COVERAGE };
+enum { O_STAGE = 1, O_CLOSE };
 enum { H_STAGE_A = 1, H_STAGE_B, H_CLOSE_DIR, H_CLOSE_NULL, H_CLOSE_A, H_CLOSE_B, H_DATES = 16 };
 
 /* How far a pulled-in close date may have stood after the current one. */
@@ -57,9 +57,11 @@ void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a)
     double pareto = s->pareto_alpha == 1.0 ? 1.0 / u : pow(u, -1.0 / s->pareto_alpha);
     double revenue = s->revenue_scale * pareto;
     a->revenue = revenue >= s->revenue_cap ? (int64_t)s->revenue_cap : (int64_t)revenue;
-    double per_employee = rs_uniform(rs_draw(g->k_account, id, A_REV_PER_EMPLOYEE), s->rev_per_employee_min,
-                                     s->rev_per_employee_max);
-    double dev_pct = rs_uniform(rs_draw(g->k_account, id, A_DEV_PCT), s->developer_pct_min, s->developer_pct_max);
+    /* Revenue per employee and developer share: a half of one hash each. */
+    uint64_t h = rs_draw(g->k_account, id, A_REV_PER_EMPLOYEE);
+    double per_employee = s->rev_per_employee_min +
+                          (s->rev_per_employee_max - s->rev_per_employee_min) * rs_u01_32((uint32_t)(h >> 32));
+    double dev_pct = s->developer_pct_min + (s->developer_pct_max - s->developer_pct_min) * rs_u01_32((uint32_t)h);
     double devs = rs_round_even((double)a->revenue / per_employee * dev_pct);
     a->developers = devs < 1.0 ? 1 : (int64_t)devs;
     a->tam = s->tam_per_developer * a->developers;
@@ -69,11 +71,13 @@ void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a)
 {
     const rs_settings *s = g->s;
     rs_model_account_tam(g, id, a);
-    a->customer = rs_u01(rs_draw(g->k_account, id, A_CUSTOMER)) < s->is_customer_rate;
+    /* isCustomer and the first product: a half of one hash each. */
+    uint64_t h = rs_draw(g->k_account, id, A_CUSTOMER);
+    a->customer = rs_u01_32((uint32_t)(h >> 32)) < s->is_customer_rate;
+    a->product_offset = rs_below_32((uint32_t)h, (uint32_t)s->nproducts);
     uint32_t pos = g->territory_pos[a->territory - 1];
     uint64_t k = rs_below(rs_draw(g->k_account, id, A_OWNER), rs_model_reps_at(g, pos));
     a->rep = pos + k * g->T + 1;
-    a->product_offset = (uint32_t)rs_below(rs_draw(g->k_account, id, A_PRODUCT), s->nproducts);
 }
 
 static int64_t amount_raw(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
@@ -107,6 +111,8 @@ static int64_t amount_factored(const rs_gen *g, const rs_account *a, const rs_am
 
 int64_t rs_model_amount_final(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j)
 {
+    if (am->cached)
+        return am->final[j];
     int64_t v = amount_factored(g, a, am, j);
     return am->factored_sum > a->tam ? scale_down(v, a->tam, am->factored_sum) : v;
 }
@@ -116,20 +122,49 @@ void rs_model_amounts(const rs_gen *g, const rs_account *a, bool with_factor, rs
     const rs_settings *s = g->s;
     uint64_t h = rs_draw(g->k_amount, a->id, (uint64_t)g->attempt << 40);
     am->x = (double)a->tam * rs_uniform(h, s->coverage_pct_min, s->coverage_pct_max);
-    am->raw_sum = am->scaled_sum = am->factored_sum = 0;
+    am->raw_sum = am->scaled_sum = am->factored_sum = am->final_sum = 0;
     am->cached = false;
-    for (uint64_t j = 0; j < a->nopps; j++) {
-        int64_t raw = amount_raw(g, a, am, j);
-        if (j < RS_AMOUNT_CACHE)
-            am->raw[j] = raw;
-        am->raw_sum += raw;
-    }
-    am->cached = a->nopps <= RS_AMOUNT_CACHE;
-    for (uint64_t j = 0; j < a->nopps; j++)
-        am->scaled_sum += rs_model_amount_scaled(g, a, am, j);
-    if (with_factor)
-        for (uint64_t j = 0; j < a->nopps; j++)
+    uint64_t n = a->nopps;
+    if (n > RS_AMOUNT_CACHE) {
+        /* Too many to keep: each amount is redrawn where it is needed. */
+        for (uint64_t j = 0; j < n; j++)
+            am->raw_sum += amount_raw(g, a, am, j);
+        for (uint64_t j = 0; j < n; j++)
+            am->scaled_sum += rs_model_amount_scaled(g, a, am, j);
+        if (!with_factor)
+            return;
+        for (uint64_t j = 0; j < n; j++)
             am->factored_sum += amount_factored(g, a, am, j);
+        for (uint64_t j = 0; j < n; j++)
+            am->final_sum += rs_model_amount_final(g, a, am, j);
+        return;
+    }
+    /* The same steps on the kept values: raw, scaled, factored, final. */
+    int64_t *raw = am->raw, *v = am->final;
+    for (uint64_t j = 0; j < n; j++) {
+        raw[j] = amount_raw(g, a, am, j);
+        am->raw_sum += raw[j];
+    }
+    am->cached = true;
+    bool over = am->raw_sum > a->tam;
+    for (uint64_t j = 0; j < n; j++) {
+        v[j] = over ? scale_down(raw[j], a->tam, am->raw_sum) : raw[j];
+        am->scaled_sum += v[j];
+    }
+    if (!with_factor)
+        return;
+    for (uint64_t j = 0; j < n; j++) {
+        v[j] = (int64_t)rs_round_even((double)v[j] * g->k);
+        am->factored_sum += v[j];
+    }
+    am->final_sum = am->factored_sum;
+    if (am->factored_sum > a->tam) {
+        am->final_sum = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            v[j] = scale_down(v[j], a->tam, am->factored_sum);
+            am->final_sum += v[j];
+        }
+    }
 }
 
 void rs_opp_walk_init(rs_opp_walk *w, const rs_gen *g, uint64_t first_id)
@@ -176,15 +211,17 @@ void rs_model_opp(const rs_gen *g, rs_opp_walk *w, rs_opp_core *o)
     }
     /* Stages are string-ordered; an opportunity that changed stage n times
      * stands at stage n or later. */
-    uint64_t nstages = g->v->stages.n;
-    o->stage = o->n_stage_chg + (uint32_t)rs_below(rs_draw(g->k_opp, id, O_STAGE), nstages - o->n_stage_chg);
+    /* Stage and created date: a half of one hash each. */
+    uint64_t h = rs_draw(g->k_opp, id, O_STAGE);
+    uint32_t nstages = (uint32_t)g->v->stages.n;
+    o->stage = o->n_stage_chg + rs_below_32((uint32_t)(h >> 32), nstages - o->n_stage_chg);
     /* created_date leaves room for what must come on or after it. */
     int32_t hi = g->created.end;
     if (o->n_stage_chg + o->n_close_chg > 0)
         hi = min32(hi, g->hist.end);
     if (!o->null_close)
         hi = min32(hi, o->recent ? g->recent.end : g->future.end);
-    o->created = day_in(rs_draw(g->k_opp, id, O_CREATED), g->created.start, hi);
+    o->created = g->created.start + (int32_t)rs_below_32((uint32_t)h, (uint32_t)(hi - g->created.start) + 1);
     o->close = 0;
     if (!o->null_close) {
         rs_window w2 = o->recent ? g->recent : g->future;

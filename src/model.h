@@ -110,26 +110,28 @@ int64_t rs_model_quota(const rs_gen *g, uint32_t territory);
 void rs_model_account(const rs_gen *g, uint64_t id, rs_account *a);
 /* Only what the analysis passes need: territory, revenue, developers, TAM. */
 void rs_model_account_tam(const rs_gen *g, uint64_t id, rs_account *a);
-/* An account's amounts, computed without storing one per opportunity:
- * raw_j = round(X * U_j) is redrawn on demand; the sums fix the two
- * scale-downs (to the account's TAM, before and after the global factor). */
+/* An account's amounts: raw_j = round(X * U_j), scaled down to the TAM if
+ * their sum passes it, times the global factor k, scaled down again. Kept
+ * per opportunity for accounts with up to RS_AMOUNT_CACHE of them (all but
+ * odd settings); larger accounts redraw each amount where it is needed. */
 #define RS_AMOUNT_CACHE 64
 typedef struct rs_amounts {
-    double x;            /* TAM * coverage */
-    int64_t raw_sum;     /* sum of raw_j */
-    int64_t scaled_sum;  /* sum after scaling down to TAM */
+    double x;             /* TAM * coverage */
+    int64_t raw_sum;      /* sum of raw_j */
+    int64_t scaled_sum;   /* sum after scaling down to TAM */
     int64_t factored_sum; /* sum of round(scaled_j * k) */
-    /* raw_j for accounts with few opportunities (all but odd settings),
-     * so each is drawn once; larger accounts redraw. */
-    bool cached;
-    int64_t raw[RS_AMOUNT_CACHE];
+    int64_t final_sum;    /* sum of the final amounts */
+    bool cached;          /* raw and final hold every amount */
+    int64_t raw[RS_AMOUNT_CACHE], final[RS_AMOUNT_CACHE];
 } rs_amounts;
 
-/* Computes the sums; with_factor false skips the last (k not known yet). */
+/* Computes the sums; with_factor false stops before the factor (k not
+ * known yet): then only raw_sum and scaled_sum are set. */
 void rs_model_amounts(const rs_gen *g, const rs_account *a, bool with_factor, rs_amounts *am);
 /* Amount j (0-based) of the account before the global factor. */
 int64_t rs_model_amount_scaled(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j);
-/* Final amount j: after the global factor and the second scale-down. */
+/* Final amount j: after the global factor and the second scale-down
+ * (rs_model_amounts with the factor first). */
 int64_t rs_model_amount_final(const rs_gen *g, const rs_account *a, const rs_amounts *am, uint64_t j);
 
 void rs_opp_walk_init(rs_opp_walk *w, const rs_gen *g, uint64_t first_id);

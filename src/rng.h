@@ -63,6 +63,18 @@ static inline uint64_t rs_below(uint64_t h, uint64_t n)
     return (uint64_t)(((unsigned __int128)h * n) >> 64);
 }
 
+/* The same from 32 bits, for draws that split one hash in two halves
+ * (ranges far below 2^32, uniforms that need no finer grain). */
+static inline double rs_u01_32(uint32_t h)
+{
+    return (double)h * 0x1.0p-32;
+}
+
+static inline uint32_t rs_below_32(uint32_t h, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)h * n) >> 32);
+}
+
 /* Uniform double in [lo, hi]. */
 static inline double rs_uniform(uint64_t h, double lo, double hi)
 {
