@@ -1,8 +1,8 @@
 /* Runs a planned data set into a stream: the shard's id range of each type,
  * cut into fixed-size blocks. With one thread the blocks are formatted and
  * written in turn; with more, workers format blocks into their own buffers
- * and the calling thread writes them in block order. Blocks do not depend on
- * the thread count, so neither do the bytes. */
+ * and write them out in block order, whichever finishes the next one due.
+ * Blocks do not depend on the thread count, so neither do the bytes. */
 #include "emit.h"
 
 #include <pthread.h>
@@ -78,15 +78,57 @@ typedef struct slot {
 typedef struct pool {
     const rs_gen *g;
     const plan *p;
+    rs_write_fn write;
+    void *ctx;
     slot *slots;
     unsigned nslots;
     uint64_t next_block; /* next to hand to a worker */
-    uint64_t next_write; /* next the writer needs */
+    uint64_t next_write; /* next to be written */
+    bool writing;        /* a worker is writing blocks out */
     bool stop;
     int rc;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
 } pool;
+
+static void fail_locked(pool *pl, int rc)
+{
+    if (!pl->rc)
+        pl->rc = rc;
+    pl->stop = true;
+    pthread_cond_broadcast(&pl->work);
+    pthread_cond_broadcast(&pl->done);
+}
+
+/* Called with the lock held by the worker that just finished a block: if
+ * no one is writing, it writes every ready block from next_write on, in
+ * order, while the data is still in its core's cache, and returns when the
+ * next one is not ready yet. A block that becomes ready meanwhile is seen
+ * by the writer's next check, so none waits for a wake-up. */
+static void write_ready(pool *pl)
+{
+    if (pl->writing)
+        return;
+    pl->writing = true;
+    while (!pl->stop && pl->next_write < pl->p->nblocks) {
+        slot *s = &pl->slots[pl->next_write % pl->nslots];
+        if (!(s->state == 2 && s->block == pl->next_write))
+            break;
+        pthread_mutex_unlock(&pl->mu);
+        int rc = pl->write(pl->ctx, s->e.buf, s->e.len);
+        pthread_mutex_lock(&pl->mu);
+        if (rc) {
+            fail_locked(pl, rc);
+            break;
+        }
+        s->state = 0;
+        pl->next_write++;
+        pthread_cond_broadcast(&pl->work);
+        if (pl->next_write == pl->p->nblocks)
+            pthread_cond_broadcast(&pl->done);
+    }
+    pl->writing = false;
+}
 
 static void *worker(void *arg)
 {
@@ -112,11 +154,10 @@ static void *worker(void *arg)
 
         pthread_mutex_lock(&pl->mu);
         s->state = 2;
-        if (s->e.rc && !pl->rc) {
-            pl->rc = s->e.rc;
-            pl->stop = true;
-        }
-        pthread_cond_broadcast(&pl->done);
+        if (s->e.rc)
+            fail_locked(pl, s->e.rc);
+        else
+            write_ready(pl);
     }
     pthread_mutex_unlock(&pl->mu);
     return NULL;
@@ -128,6 +169,8 @@ static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_writ
     memset(&pl, 0, sizeof pl);
     pl.g = g;
     pl.p = p;
+    pl.write = write;
+    pl.ctx = ctx;
     pl.nslots = 2 * threads;
     pl.slots = calloc(pl.nslots, sizeof *pl.slots);
     pthread_t *tids = calloc(threads, sizeof *tids);
@@ -144,26 +187,12 @@ static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_writ
     if (!rc && started == 0)
         rc = RS_ENOMEM;
 
-    /* The writer: blocks in order, each as soon as its worker is done. */
+    /* The workers write the blocks themselves; this thread waits for the last. */
     pthread_mutex_lock(&pl.mu);
-    while (!rc && pl.next_write < p->nblocks) {
-        slot *s = &pl.slots[pl.next_write % pl.nslots];
-        while (!pl.rc && !(s->state == 2 && s->block == pl.next_write))
-            pthread_cond_wait(&pl.done, &pl.mu);
-        if (pl.rc)
-            break;
-        pthread_mutex_unlock(&pl.mu);
-        int wrc = write(ctx, s->e.buf, s->e.len);
-        pthread_mutex_lock(&pl.mu);
-        if (wrc) {
-            pl.rc = wrc;
-            pl.stop = true;
-            break;
-        }
-        s->state = 0;
-        pl.next_write++;
-        pthread_cond_broadcast(&pl.work);
-    }
+    if (rc)
+        fail_locked(&pl, rc);
+    while (!pl.stop && pl.next_write < p->nblocks)
+        pthread_cond_wait(&pl.done, &pl.mu);
     if (!rc)
         rc = pl.rc;
     pl.stop = true;

@@ -314,6 +314,49 @@ static void test_stream_builtin(void **state)
     rs_vocab_free(&v);
 }
 
+/* The amounts kept per account (up to RS_AMOUNT_CACHE) equal the ones
+ * redrawn one by one, as accounts with more opportunities get them. */
+static void test_amounts_kept_and_redrawn(void **state)
+{
+    (void)state;
+    rs_err err;
+    rs_vocab v;
+    assert_int_equal(rs_vocab_builtin(&v, &err), 0);
+    rs_settings s;
+    rs_settings_init(&s);
+    set(&s, "NUM_REPS", "30");
+    set(&s, "NUM_ACCOUNTS", "70");
+    set(&s, "NUM_OPPORTUNITIES", "2100");
+    set(&s, "OPPS_PER_ACCOUNT_MAX", "60");
+    rs_gen *g;
+    if (rs_gen_create(&g, &s, &v, 1, &err) != 0)
+        fail_msg("rs_gen_create: %s", err.msg);
+    unsigned scaled_down = 0;
+    for (uint64_t id = 1; id <= 70; id++) {
+        rs_account a;
+        rs_model_account(g, id, &a);
+        a.nopps = rs_part_value(&g->opp_split, id - 1, NULL);
+        rs_amounts kept, redrawn;
+        rs_model_amounts(g, &a, true, &kept);
+        assert_true(kept.cached || a.nopps == 0);
+        redrawn = kept;
+        redrawn.cached = false;
+        int64_t sum = 0;
+        for (uint64_t j = 0; j < a.nopps; j++) {
+            int64_t amount = rs_model_amount_final(g, &a, &kept, j);
+            assert_int_equal(amount, rs_model_amount_final(g, &a, &redrawn, j));
+            sum += amount;
+        }
+        assert_int_equal(sum, kept.final_sum);
+        assert_true(sum <= a.tam);
+        scaled_down += kept.raw_sum > a.tam;
+    }
+    assert_true(scaled_down > 0); /* the scale-down path ran */
+    rs_gen_free(g);
+    rs_settings_free(&s);
+    rs_vocab_free(&v);
+}
+
 static void test_stream_utf8_vocab(void **state)
 {
     (void)state;
@@ -337,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_put_integers),
         cmocka_unit_test(test_round_even),
         cmocka_unit_test(test_partition_table),
+        cmocka_unit_test(test_amounts_kept_and_redrawn),
         cmocka_unit_test(test_stream_builtin),
         cmocka_unit_test(test_stream_utf8_vocab),
     };
