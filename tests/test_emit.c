@@ -59,6 +59,8 @@ static void test_put_integers(void **state)
     check_u64(UINT64_MAX);
     for (uint64_t i = 0; i < 100000; i++)
         check_u64(rs_mix64(i) >> (i % 64));
+    for (uint64_t v = 0; v < (1u << 20); v++) /* every value below 2^20 */
+        check_u64(v);
     check_i64(0);
     check_i64(-1);
     check_i64(INT64_MIN);
