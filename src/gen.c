@@ -130,6 +130,10 @@ static void *pass_run(void *arg)
 {
     pass_job *job = arg;
     const rs_gen *g = job->g;
+    /* Sums in locals: the jobs' structs share cache lines, and a store per
+     * account to one would bounce that line between the threads' cores. */
+    __int128 total = 0;
+    double max_factor = INFINITY;
     rs_part_iter it;
     rs_part_iter_init(&it, &g->opp_split, job->lo - 1);
     for (uint64_t id = job->lo; id <= job->hi; id++) {
@@ -141,14 +145,16 @@ static void *pass_run(void *arg)
         rs_amounts am;
         rs_model_amounts(g, &a, job->factor, &am);
         if (!job->factor) {
-            job->total += am.scaled_sum;
-            if (am.scaled_sum > 0 && (double)a.tam / (double)am.scaled_sum < job->max_factor)
-                job->max_factor = (double)a.tam / (double)am.scaled_sum;
+            total += am.scaled_sum;
+            if (am.scaled_sum > 0 && (double)a.tam / (double)am.scaled_sum < max_factor)
+                max_factor = (double)a.tam / (double)am.scaled_sum;
             continue;
         }
-        job->total += am.final_sum;
+        total += am.final_sum;
         job->pipeline[a.territory - 1] += am.final_sum;
     }
+    job->total = total;
+    job->max_factor = max_factor;
     return NULL;
 }
 
@@ -166,8 +172,12 @@ static int pass_all(rs_gen *g, bool factor, __int128 *total, double *max_factor,
     for (unsigned i = 0; i < n && !rc; i++) {
         jobs[i] = (pass_job){g, 0, 0, factor, 0, INFINITY, NULL};
         rs_gen_part_range(g->A, i + 1, n, &jobs[i].lo, &jobs[i].hi);
-        if (factor && !(jobs[i].pipeline = calloc(T, sizeof *jobs[i].pipeline)))
+        /* Whole cache lines of its own: written per account. */
+        size_t bytes = (T * sizeof *jobs[i].pipeline + 63) / 64 * 64;
+        if (factor && !(jobs[i].pipeline = aligned_alloc(64, bytes)))
             rc = RS_ENOMEM;
+        else if (factor)
+            memset(jobs[i].pipeline, 0, bytes);
     }
     unsigned started = 0;
     for (unsigned i = 1; i < n && !rc; i++, started++)
