@@ -7,6 +7,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,13 @@ typedef struct name_ref {
     uint64_t fp, pos;
 } name_ref;
 
+/* Repeated names of a type: how many, and the first repeat by position
+ * with the position of the name it repeats. */
+typedef struct name_dups {
+    bool done;
+    uint64_t count, pos, prev;
+} name_dups;
+
 /* A vocabulary list looked up by fingerprint. */
 typedef struct vmap {
     name_ref *v; /* fp, index; sorted */
@@ -155,6 +163,12 @@ struct rs_validator {
     size_t nslots, cap_slots;
     name_ref *names[RS_HISTORY]; /* per named type */
     size_t cap_names[RS_HISTORY];
+    name_dups dups[RS_HISTORY];
+    /* Sorts the names of reps, accounts and opportunities once history
+     * begins (they are complete then), alongside the feeding. */
+    pthread_t sorter;
+    bool sorter_running;
+    int sorter_rc;
     int64_t *ind_first_acc; /* per industry: first account id with it, 0 = none */
     __int128 total;
     uint64_t violations; /* of every rule, so far */
@@ -887,6 +901,8 @@ int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err)
     return rs_validator_feed_entity(v, &rec->entity, err);
 }
 
+static void start_sorter(rs_validator *v);
+
 int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err)
 {
     if (v->finished)
@@ -901,8 +917,11 @@ int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err)
     if (rank && rank < v->max_rank)
         return structure(err, "%s record after %s records (types must come in dependency order)",
                          rs_type_name(e->type), rs_type_name((rs_type)v->max_rank));
-    if (rank > v->max_rank)
+    if (rank > v->max_rank) {
         v->max_rank = rank;
+        if (rank == RS_HISTORY)
+            start_sorter(v);
+    }
     prepare(v);
     int rc = 0;
     switch (e->type) {
@@ -1088,36 +1107,85 @@ static void radix_sort_names(name_ref *a, name_ref *tmp, uint64_t *count, uint64
     /* An even number of passes (six): the result is back in a. */
 }
 
+/* Finds the repeated names of type t: sorts them (fingerprint, then
+ * position) through a copy, counts the names equal to the one before them,
+ * keeps the first such (by position) with the one it repeats, and frees the
+ * names. Touches nothing but names[t] and dups[t]. Returns 0 or RS_ENOMEM. */
+static int find_dups(rs_validator *v, int t)
+{
+    uint64_t n = v->nrec[t];
+    name_dups *d = &v->dups[t];
+    if (n >= 2) {
+        name_ref *a = v->names[t], *tmp;
+        uint64_t *count = malloc(RADIX_SIZE * sizeof *count);
+        if (n > SIZE_MAX / sizeof *tmp || !count || !(tmp = malloc((size_t)n * sizeof *tmp))) {
+            free(count);
+            return RS_ENOMEM;
+        }
+        radix_sort_names(a, tmp, count, n);
+        free(tmp);
+        free(count);
+        for (uint64_t i = 1; i < n; i++) {
+            if (a[i].fp != a[i - 1].fp)
+                continue;
+            if (!d->count++ || a[i].pos < d->pos) {
+                d->pos = a[i].pos;
+                d->prev = a[i - 1].pos;
+            }
+        }
+    }
+    /* Not needed again; freed early, as the next type's copy comes. */
+    free(v->names[t]);
+    v->names[t] = NULL;
+    v->cap_names[t] = 0;
+    d->done = true;
+    return 0;
+}
+
+static void *sorter_main(void *arg)
+{
+    rs_validator *v = arg;
+    for (int t = RS_REP; t <= RS_OPPORTUNITY && !v->sorter_rc; t++)
+        v->sorter_rc = find_dups(v, t);
+    return NULL;
+}
+
+/* At the first history record no rep, account or opportunity may follow
+ * (dependency order), so their names are final: checking them now, on the
+ * side, takes that work out of rs_validator_finish, which would otherwise
+ * hold up the end of a merge. Until it is joined, the helper alone touches
+ * names[] and dups[] of those three types (territories may still come;
+ * they are checked at the end). Its findings are reported by finish, as if
+ * found there. Without a thread, finish does it all as before. */
+static void start_sorter(rs_validator *v)
+{
+    if (v->sorter_running)
+        return;
+    v->sorter_rc = 0;
+    v->sorter_running = pthread_create(&v->sorter, NULL, sorter_main, v) == 0;
+}
+
+static int join_sorter(rs_validator *v)
+{
+    if (!v->sorter_running)
+        return 0;
+    pthread_join(v->sorter, NULL);
+    v->sorter_running = false;
+    return v->sorter_rc;
+}
+
 static int finish_names(rs_validator *v, rs_err *err)
 {
-    uint64_t most = 0;
-    for (int t = 0; t < RS_HISTORY; t++)
-        if (v->nrec[t] > most)
-            most = v->nrec[t];
-    name_ref *tmp = NULL;
-    uint64_t *count = NULL;
-    if (most >= 2 && (most > SIZE_MAX / sizeof *tmp || !(tmp = malloc((size_t)most * sizeof *tmp)) ||
-                      !(count = malloc(RADIX_SIZE * sizeof *count)))) {
-        free(tmp);
+    if (join_sorter(v))
         return nomem(err);
-    }
     for (int t = 0; t < RS_HISTORY; t++) {
-        uint64_t n = v->nrec[t];
-        if (n < 2)
-            continue;
-        name_ref *a = v->names[t];
-        radix_sort_names(a, tmp, count, n);
-        for (uint64_t i = 1; i < n; i++)
-            if (a[i].fp == a[i - 1].fp)
-                violate(v, R_UNIQUE_NAMES, t, (int64_t)a[i].pos + 1, "its name repeats that of %s %llu",
-                        rs_type_name((rs_type)t), (unsigned long long)a[i - 1].pos + 1);
-        /* The sorted array is not needed again; free it early. */
-        free(v->names[t]);
-        v->names[t] = NULL;
-        v->cap_names[t] = 0;
+        if (!v->dups[t].done && find_dups(v, t))
+            return nomem(err);
+        const name_dups *d = &v->dups[t];
+        if (d->count)
+            violate_n(v, R_UNIQUE_NAMES, t, (int64_t)d->pos + 1, d->count, "its name repeats that of %s %llu",
+                      rs_type_name((rs_type)t), (unsigned long long)d->prev + 1);
     }
-    free(tmp);
-    free(count);
     return 0;
 }
 
@@ -1200,6 +1268,7 @@ void rs_validator_free(rs_validator *v)
 {
     if (!v)
         return;
+    join_sorter(v); /* it may still be sorting when feeding failed */
     free(v->reps);
     free(v->accs);
     free(v->opps);
