@@ -21,7 +21,9 @@
 #include <yajl/yajl_parse.h>
 
 #define LINE_LIMIT (16u << 20)
-#define READ_CHUNK (1u << 20)
+/* Small enough that the buffer is still in the core's cache when the line
+ * is parsed, after read() copied it there (1 MiB was ~8% slower). */
+#define READ_CHUNK (256u << 10)
 
 static const char *const TYPE_NAMES[RS_NTYPES] = {"territory", "rep", "account", "opportunity",
                                                   "opportunity_history"};

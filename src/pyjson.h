@@ -87,7 +87,7 @@ void rs_spool_free(rs_spool *s);
 
 /* ---- reader tuning ---- */
 
-/* Bytes the NDJSON reader asks for per read (4 KiB .. 1 MiB, default 1 MiB):
+/* Bytes the NDJSON reader asks for per read (4 KiB .. 256 KiB, the default):
  * smaller when many readers are open at once. Call before the first read. */
 void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
 
