@@ -672,27 +672,31 @@ static inline bool same_n(const char *a, const char *b, size_t n)
     return same8(a + n - 8, b + n - 8);
 }
 
-static bool canon_entity(pstate *p, const char *line, size_t len)
+/* Parses a canonical entity at line, reading no further than e; returns
+ * the byte after its closing "}}", or NULL. Every byte before that one was
+ * matched as a key, a digit or a string byte (none of them '\n'), so the
+ * text parsed cannot run over the end of its line. */
+static const char *canon_entity(pstate *p, const char *line, const char *e)
 {
-    const char *s = line, *e = line + len;
+    const char *s = line;
     /* The type from the letter after {"type":" (opportunity and
      * opportunity_history differ in their literal's length). */
-    if (len < 16 || memcmp(s, "{\"type\":\"", 9) != 0)
-        return false;
+    if (e - s < 16 || memcmp(s, "{\"type\":\"", 9) != 0)
+        return NULL;
     int t;
     switch (s[9]) {
     case 't': t = RS_TERRITORY; break;
     case 'r': t = RS_REP; break;
     case 'a': t = RS_ACCOUNT; break;
-    case 'o': t = len > 30 && s[20] == '_' ? RS_HISTORY : RS_OPPORTUNITY; break;
-    default: return false;
+    case 'o': t = e - s > 30 && s[20] == '_' ? RS_HISTORY : RS_OPPORTUNITY; break;
+    default: return NULL;
     }
     const rs_fields *f = rs_entity_fields((rs_type)t);
     const canon_keys *k = &CANON[t];
     rs_entity *ent = &p->rec->entity;
     for (unsigned i = 0; i < f->n; i++) {
         if ((size_t)(e - s) < k->len[i] + 1 || !same_n(s, k->text[i], k->len[i]))
-            return false;
+            return NULL;
         s += k->len[i];
         /* What rs_fields_value makes of each value it accepts; whatever
          * it would refuse goes back to the full path for its message. */
@@ -703,7 +707,7 @@ static bool canon_entity(pstate *p, const char *line, size_t len)
             size_t n;
             const char *v = s + 1;
             if (!(kind & RS_K_STR) || !(s = canon_str(s, e, &n)))
-                return false;
+                return NULL;
             out->kind = RS_VAL_STR;
             out->s = v;
             out->len = n;
@@ -711,7 +715,7 @@ static bool canon_entity(pstate *p, const char *line, size_t len)
         }
         case 'n':
             if (!(kind & RS_K_NULL) || e - s < 4 || memcmp(s, "null", 4) != 0)
-                return false;
+                return NULL;
             s += 4;
             out->kind = RS_VAL_NULL;
             break;
@@ -719,7 +723,7 @@ static bool canon_entity(pstate *p, const char *line, size_t len)
         case 'f': {
             bool b = *s == 't';
             if (!(kind & RS_K_BOOL) || e - s < 5 - b || memcmp(s, b ? "true" : "false", 5 - b) != 0)
-                return false;
+                return NULL;
             s += 5 - b;
             out->kind = RS_VAL_BOOL;
             out->i = b;
@@ -733,28 +737,28 @@ static bool canon_entity(pstate *p, const char *line, size_t len)
             const char *d = s;
             uint64_t v = 0;
             if (!(kind & RS_K_INT) || s >= e || !is_digit((unsigned char)*s))
-                return false;
+                return NULL;
             if (*s == '0')
                 s++;
             else
                 for (; s < e && is_digit((unsigned char)*s); s++)
                     v = v * 10 + (uint64_t)(*s - '0');
             if (s - d > 18 || (neg && v != 0 && (kind & (RS_K_NONNEG | RS_K_U64))))
-                return false;
+                return NULL;
             out->kind = RS_VAL_INT;
             out->i = neg ? -(int64_t)v : (int64_t)v;
             break;
         }
         }
         if (s >= e || (*s != ',' && *s != '}'))
-            return false;
+            return NULL;
     }
-    if (e - s != 2 || s[0] != '}' || s[1] != '}')
-        return false;
+    if (e - s < 2 || s[0] != '}' || s[1] != '}')
+        return NULL;
     p->rec->kind = RS_REC_ENTITY;
     ent->type = (rs_type)t;
     ent->nfields = f->n;
-    return true;
+    return s + 2;
 }
 
 /* One handle serves every line; our own checks replace yajl's UTF-8 one. */
@@ -899,18 +903,32 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;
     }
+    pstate *p = &r->ps;
+    p->rec = rec;
+    /* A canonical line is parsed where it lies in the buffer, its newline
+     * found by the parse rather than by a search first; anything else (an
+     * incomplete line at the end of the buffer included) takes the way
+     * below, which may parse it canonically after all. */
+    const char *line = r->buf + r->start, *end = r->buf + r->end;
+    const char *q = canon_entity(p, line, end);
+    if (q && q < end && *q == '\n' && (size_t)(q - line) <= LINE_LIMIT) {
+        rec->line = ++r->line;
+        r->start += (size_t)(q - line) + 1;
+        r->scanned = r->start;
+        return 1;
+    }
+
     int rc = next_line(r, &len, err);
     if (rc <= 0)
         return rc;
     r->line++;
-    const char *line = r->buf + r->start;
+    line = r->buf + r->start;
     r->start += len + 1;
     r->scanned = r->start;
 
-    pstate *p = &r->ps;
     rec->line = r->line;
     p->rec = rec;
-    if (canon_entity(p, line, len))
+    if (canon_entity(p, line, line + len) == line + len)
         return 1;
 
     rs_jscan sc;
