@@ -16,6 +16,7 @@
 #define DATE_NULL INT32_MIN
 #define DATE_BAD (INT32_MIN + 1)
 #define NO_INDEX UINT32_MAX
+#define DATE_MEMO_BITS 10
 /* Territory ids beyond this get no quota/region bookkeeping: a data set has
  * at most one territory per industry, so such ids fail other rules anyway. */
 #define SLOT_CAP 65536
@@ -179,6 +180,14 @@ struct rs_validator {
     chain ch_stage, ch_close;
 
     rs_vresult res[R_NRULES];
+    /* Valid dates parsed so far, by their text: a data set uses a few
+     * hundred distinct days, and parsing was a tenth of the checking. */
+    struct date_memo {
+        uint64_t lo; /* the text's first 8 bytes */
+        uint16_t hi; /* its last 2 */
+        bool used;
+        int32_t days;
+    } dates[1u << DATE_MEMO_BITS];
 };
 
 /* ---- helpers ---- */
@@ -227,10 +236,9 @@ static int vmap_build(vmap *m, const rs_list *list)
     return 0;
 }
 
-/* Index of s in the list, or NO_INDEX. */
-static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
+/* Index of s, whose fingerprint is fp, in the list, or NO_INDEX. */
+static uint32_t vmap_find_fp(const vmap *m, uint64_t fp, const char *s, size_t n)
 {
-    uint64_t fp = fp64(s, n);
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -247,12 +255,24 @@ static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
     return NO_INDEX;
 }
 
-/* A stage as a small key: its vocabulary index, or a hash of an unknown
- * stage (so two equal unknown stages still compare equal). */
+/* Index of s in the list, or NO_INDEX. */
+static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
+{
+    return vmap_find_fp(m, fp64(s, n), s, n);
+}
+
+/* A stage as a small key: its vocabulary index (i, NO_INDEX if none), or a
+ * hash of an unknown stage (so two equal unknown stages still compare
+ * equal). */
+static uint32_t stage_key_of(uint32_t i, uint64_t fp)
+{
+    return i != NO_INDEX ? i : (0x80000000u | (uint32_t)(fp >> 33));
+}
+
 static uint32_t stage_key(const rs_validator *v, const char *s, size_t n)
 {
-    uint32_t i = vmap_find(&v->stages, s, n);
-    return i != NO_INDEX ? i : (0x80000000u | (uint32_t)(fp64(s, n) >> 33));
+    uint64_t fp = fp64(s, n);
+    return stage_key_of(vmap_find_fp(&v->stages, fp, s, n), fp);
 }
 
 /* A short printable copy of untrusted text for a message. */
@@ -426,6 +446,27 @@ static bool field_bool(rs_validator *v, const rs_entity *e, unsigned f, int64_t 
     return false;
 }
 
+/* rs_date_parse, remembering the valid dates (what it returns depends on
+ * the ten bytes alone). */
+static int date_parse(rs_validator *v, const char *s, size_t n, int32_t *days)
+{
+    if (n != 10)
+        return rs_date_parse(s, n, days);
+    uint64_t lo;
+    uint16_t hi;
+    memcpy(&lo, s, 8);
+    memcpy(&hi, s + 8, 2);
+    struct date_memo *m = &v->dates[((lo ^ hi) * 0x9e3779b97f4a7c15ULL) >> (64 - DATE_MEMO_BITS)];
+    if (m->used && m->lo == lo && m->hi == hi) {
+        *days = m->days;
+        return 0;
+    }
+    if (rs_date_parse(s, n, days) != 0)
+        return -1;
+    *m = (struct date_memo){.lo = lo, .hi = hi, .used = true, .days = *days};
+    return 0;
+}
+
 /* A nullable date field: days, DATE_NULL, or DATE_BAD (reported). */
 static int32_t field_date(rs_validator *v, const rs_entity *e, unsigned f, int64_t id, bool nullable,
                           const char *what)
@@ -433,7 +474,7 @@ static int32_t field_date(rs_validator *v, const rs_entity *e, unsigned f, int64
     if (f < e->nfields && e->v[f].kind == RS_VAL_NULL && nullable)
         return DATE_NULL;
     int32_t d;
-    if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s && rs_date_parse(e->v[f].s, e->v[f].len, &d) == 0)
+    if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s && date_parse(v, e->v[f].s, e->v[f].len, &d) == 0)
         return d;
     char b[64];
     if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s)
@@ -702,10 +743,13 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         violate(v, R_FIELD_TYPES, RS_HISTORY, id, "stage old_value is not a string");
         return;
     }
-    if (old_str && vmap_find(&v->stages, ov->s, ov->len) == NO_INDEX)
+    /* Each value's fingerprint once: for the vocabulary and the chain. */
+    uint64_t ofp = old_str ? fp64(ov->s, ov->len) : 0, nfp = fp64(nv->s, nv->len);
+    uint32_t ni = vmap_find_fp(&v->stages, nfp, nv->s, nv->len);
+    if (old_str && vmap_find_fp(&v->stages, ofp, ov->s, ov->len) == NO_INDEX)
         violate(v, R_VOCABULARY, RS_HISTORY, id, "old_value \"%s\" is not in the stages vocabulary",
                 show(b1, ov->s, ov->len));
-    if (vmap_find(&v->stages, nv->s, nv->len) == NO_INDEX)
+    if (ni == NO_INDEX)
         violate(v, R_VOCABULARY, RS_HISTORY, id, "new_value \"%s\" is not in the stages vocabulary",
                 show(b1, nv->s, nv->len));
     if (!old_str) {
@@ -716,15 +760,15 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         if (cmp > 0 || (cmp == 0 && ov->len >= nv->len))
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage moves from \"%s\" back or sideways to \"%s\"",
                     show(b1, ov->s, ov->len), show(b2, nv->s, nv->len));
-        if (c->any && fp64(ov->s, ov->len) != c->prev_fp)
+        if (c->any && ofp != c->prev_fp)
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage old_value \"%s\" is not the previous new_value",
                     show(b1, ov->s, ov->len));
     }
     if (c->any && change != DATE_BAD && c->last_change != DATE_BAD && change < c->last_change)
         violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage change_date goes back in time");
     c->any = true;
-    c->prev_fp = fp64(nv->s, nv->len);
-    c->prev_key = stage_key(v, nv->s, nv->len);
+    c->prev_fp = nfp;
+    c->prev_key = stage_key_of(ni, nfp);
     c->last_change = change;
     c->last_id = id;
 }

@@ -53,12 +53,13 @@ struct rs_vthread {
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        rs_entity e = b->e[i];
-        for (unsigned k = 0; k < e.nfields; k++)
-            if (e.v[k].kind == RS_VAL_STR)
-                e.v[k].s = b->arena + (uintptr_t)e.v[k].s;
+        /* Offsets become pointers in place: the batch is refilled after. */
+        rs_entity *e = &b->e[i];
+        for (unsigned k = 0; k < e->nfields; k++)
+            if (e->v[k].kind == RS_VAL_STR)
+                e->v[k].s = b->arena + (uintptr_t)e->v[k].s;
         rs_err verr;
-        int rc = rs_validator_feed_entity(t->v, &e, &verr);
+        int rc = rs_validator_feed_entity(t->v, e, &verr);
         bool stop = rc != 0;
         if (!stop) {
             uint64_t nv = rs_validator_violations(t->v);
