@@ -177,10 +177,22 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t li
     if (!t->cur && !(t->cur = take(t)))
         return 1;
     vbatch *b = t->cur;
+    /* A record's strings usually lie in its line, in order and close
+     * together: then one copy of their span is cheaper than one each. */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
     size_t need = 0;
-    for (unsigned k = 0; k < e->nfields; k++)
-        if (e->v[k].kind == RS_VAL_STR)
-            need += e->v[k].len;
+    for (unsigned k = 0; k < e->nfields; k++) {
+        const rs_value *v = &e->v[k];
+        if (v->kind != RS_VAL_STR || !v->len)
+            continue;
+        need += v->len;
+        uintptr_t p = (uintptr_t)v->s;
+        lo = p < lo ? p : lo;
+        hi = p + v->len > hi ? p + v->len : hi;
+    }
+    bool span = need && hi - lo <= need + 256;
+    if (span)
+        need = hi - lo;
     if (b->alen + need > b->acap) {
         size_t cap = b->acap ? b->acap : 64 << 10;
         while (cap < b->alen + need)
@@ -194,15 +206,25 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t li
     rs_entity *c = &b->e[b->n];
     c->type = e->type;
     c->nfields = e->nfields;
-    memcpy(c->v, e->v, e->nfields * sizeof *e->v);
+    if (span)
+        memcpy(b->arena + b->alen, (const char *)lo, need);
     for (unsigned k = 0; k < e->nfields; k++) {
-        if (e->v[k].kind != RS_VAL_STR)
+        const rs_value *v = &e->v[k];
+        c->v[k] = *v;
+        if (v->kind != RS_VAL_STR)
             continue;
-        if (e->v[k].len)
-            memcpy(b->arena + b->alen, e->v[k].s, e->v[k].len);
-        c->v[k].s = (const char *)(uintptr_t)b->alen;
-        b->alen += e->v[k].len;
+        size_t off = b->alen;
+        if (span) {
+            if (v->len)
+                off += (uintptr_t)v->s - lo;
+        } else if (v->len) {
+            memcpy(b->arena + b->alen, v->s, v->len);
+            b->alen += v->len;
+        }
+        c->v[k].s = (const char *)(uintptr_t)off;
     }
+    if (span)
+        b->alen += need;
     b->line[b->n] = line;
     b->input[b->n] = input;
     if (++b->n == VTHREAD_BATCH) {
