@@ -1151,32 +1151,94 @@ static void radix_sort_names(name_ref *a, name_ref *tmp, uint64_t *count, uint64
     /* An even number of passes (six): the result is back in a. */
 }
 
-/* Finds the repeated names of type t: sorts them (fingerprint, then
- * position) through a copy, counts the names equal to the one before them,
- * keeps the first such (by position) with the one it repeats, and frees the
- * names. Touches nothing but names[t] and dups[t]. Returns 0 or RS_ENOMEM. */
+/* A repeat of the name at prev by the one at pos; the first by position is
+ * the one reported. */
+static void note_dup(name_dups *d, uint64_t pos, uint64_t prev)
+{
+    if (!d->count++ || pos < d->pos) {
+        d->pos = pos;
+        d->prev = prev;
+    }
+}
+
+/* Buckets of names by the top bits of their fingerprints: about 500 names
+ * each for a million, so each is checked in cache. */
+#define DUP_TOP_BITS 11
+/* A bucket up to this size is checked with a hash table of twice as many
+ * slots; a larger one (only with skewed fingerprints) is radix sorted. */
+#define DUP_SMALL 4096
+
+/* Repeats within b[0..n), which is in position order: a name repeats the
+ * latest earlier one with its fingerprint, as a sort by (fingerprint,
+ * position) would pair them. slot: room for 2 * DUP_SMALL indexes. */
+static void dups_in_bucket(const name_ref *b, uint64_t n, uint32_t *slot, name_dups *d)
+{
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    size_t mask = size - 1;
+    memset(slot, 0xff, size * sizeof *slot);
+    for (uint32_t i = 0; i < n; i++) {
+        /* The low bits: the top ones are the same in the whole bucket. */
+        for (size_t h = (size_t)b[i].fp & mask;; h = (h + 1) & mask) {
+            uint32_t j = slot[h];
+            if (j == UINT32_MAX || b[j].fp == b[i].fp) {
+                if (j != UINT32_MAX)
+                    note_dup(d, b[i].pos, b[j].pos);
+                slot[h] = i;
+                break;
+            }
+        }
+    }
+}
+
+/* Finds the repeated names of type t: counts the names whose fingerprint an
+ * earlier one has, keeps the first such (by position) with the latest one
+ * it repeats, and frees the names. Names are spread into buckets by the top
+ * bits of their fingerprints (stable: each bucket stays in position order),
+ * then each bucket is checked in cache. Touches nothing but names[t] and
+ * dups[t]. Returns 0 or RS_ENOMEM. */
 static int find_dups(rs_validator *v, int t)
 {
     uint64_t n = v->nrec[t];
     name_dups *d = &v->dups[t];
     if (n >= 2) {
-        name_ref *a = v->names[t], *tmp;
-        uint64_t *count = malloc(RADIX_SIZE * sizeof *count);
-        if (n > SIZE_MAX / sizeof *tmp || !count || !(tmp = malloc((size_t)n * sizeof *tmp))) {
+        name_ref *a = v->names[t], *tmp = NULL;
+        uint64_t *count = malloc(RADIX_SIZE * sizeof *count); /* for radix_sort_names */
+        uint32_t *slot = malloc(2 * DUP_SMALL * sizeof *slot);
+        if (n > SIZE_MAX / sizeof *tmp || !count || !slot || !(tmp = malloc((size_t)n * sizeof *tmp))) {
             free(count);
+            free(slot);
             return RS_ENOMEM;
         }
-        radix_sort_names(a, tmp, count, n);
+        const unsigned shift = 64 - DUP_TOP_BITS;
+        uint64_t start[(1u << DUP_TOP_BITS) + 1], next[1u << DUP_TOP_BITS];
+        memset(start, 0, sizeof start);
+        for (uint64_t i = 0; i < n; i++)
+            start[(a[i].fp >> shift) + 1]++;
+        for (uint64_t k = 1; k <= 1u << DUP_TOP_BITS; k++)
+            start[k] += start[k - 1];
+        memcpy(next, start, sizeof next);
+        for (uint64_t i = 0; i < n; i++)
+            tmp[next[a[i].fp >> shift]++] = a[i];
+        for (uint64_t k = 0; k < 1u << DUP_TOP_BITS; k++) {
+            name_ref *b = tmp + start[k];
+            uint64_t bn = start[k + 1] - start[k];
+            if (bn < 2)
+                continue;
+            if (bn <= DUP_SMALL) {
+                dups_in_bucket(b, bn, slot, d);
+                continue;
+            }
+            /* a is free now: the scratch space for the sort. */
+            radix_sort_names(b, a, count, bn);
+            for (uint64_t i = 1; i < bn; i++)
+                if (b[i].fp == b[i - 1].fp)
+                    note_dup(d, b[i].pos, b[i - 1].pos);
+        }
         free(tmp);
         free(count);
-        for (uint64_t i = 1; i < n; i++) {
-            if (a[i].fp != a[i - 1].fp)
-                continue;
-            if (!d->count++ || a[i].pos < d->pos) {
-                d->pos = a[i].pos;
-                d->prev = a[i - 1].pos;
-            }
-        }
+        free(slot);
     }
     /* Not needed again; freed early, as the next type's copy comes. */
     free(v->names[t]);
