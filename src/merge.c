@@ -1072,6 +1072,9 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
             m.nin++;
             if (npaths > 8)
                 rs_ndjson_set_chunk(m.in[i].r, chunk);
+            /* One input: the reading can go to the other core. */
+            if (npaths == 1)
+                rs_ndjson_read_ahead(m.in[i].r);
         }
     }
     if (rc == 0)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_parse.h>
 
@@ -111,6 +112,30 @@ typedef struct pstate {
     char msg[400];
 } pstate;
 
+/* Reading ahead on a thread of its own (rs_ndjson_read_ahead): it fills
+ * slots with what rs_zin_read gives (read() or zstd decoding), the reader
+ * copies them into its buffer in order. */
+#define AHEAD_SLOTS 8
+#define AHEAD_SLOT (256u << 10)
+
+typedef struct ahead_slot {
+    char *buf;
+    size_t n, off; /* bytes in it, bytes taken */
+    int rc;        /* rs_zin_read's error, with err (n is 0) */
+    rs_err err;
+} ahead_slot;
+
+typedef struct ahead {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_data, cv_room;
+    ahead_slot slot[AHEAD_SLOTS];
+    unsigned head, count; /* filled slots: head, head + 1, ... (mod AHEAD_SLOTS) */
+    bool stop, ended;     /* stop asked; the thread queued the end or an error */
+    bool waiting;         /* the thread sleeps until half the slots are free */
+    bool joined;
+} ahead;
+
 struct rs_ndjson_reader {
     int fd;
     bool own_fd, eof;
@@ -124,6 +149,8 @@ struct rs_ndjson_reader {
     pstate ps;
     char *arena;
     size_t arena_cap;
+    bool want_ahead; /* read ahead once the first read is done */
+    ahead *ah;       /* the thread, while it runs; it alone uses zin then */
 };
 
 static int perr(pstate *p, const char *fmt, const char *a, const char *b)
@@ -761,6 +788,141 @@ static const char *canon_entity(pstate *p, const char *line, const char *e)
     return s + 2;
 }
 
+/* ---- reading ahead ---- */
+
+static void *ahead_main(void *arg)
+{
+    rs_ndjson_reader *r = arg;
+    ahead *a = r->ah;
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        if (a->count == AHEAD_SLOTS) {
+            /* Woken for half the slots at once: a wake-up costs the
+             * reader a system call. */
+            a->waiting = true;
+            while (a->count > AHEAD_SLOTS / 2 && !a->stop)
+                pthread_cond_wait(&a->cv_room, &a->mu);
+            a->waiting = false;
+        }
+        if (a->stop) {
+            pthread_mutex_unlock(&a->mu);
+            return NULL;
+        }
+        ahead_slot *s = &a->slot[(a->head + a->count) % AHEAD_SLOTS];
+        pthread_mutex_unlock(&a->mu);
+
+        s->off = 0;
+        s->rc = rs_zin_read(r->zin, s->buf, AHEAD_SLOT, &s->n, &s->err);
+        bool last = s->rc != 0 || s->n == 0;
+
+        pthread_mutex_lock(&a->mu);
+        a->count++;
+        a->ended = last;
+        pthread_cond_signal(&a->cv_data);
+        pthread_mutex_unlock(&a->mu);
+        if (last)
+            return NULL;
+    }
+}
+
+/* Stops and joins the thread (quickly: it reads a regular file), leaving
+ * what it read queued; zin is the reader's again. */
+static void ahead_halt(ahead *a)
+{
+    if (a->joined)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_cond_signal(&a->cv_room);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    a->joined = true;
+}
+
+/* Stops the thread and drops what it read and the reader did not take. */
+static void ahead_stop(rs_ndjson_reader *r)
+{
+    ahead *a = r->ah;
+    if (!a)
+        return;
+    ahead_halt(a);
+    for (int i = 0; i < AHEAD_SLOTS; i++)
+        free(a->slot[i].buf);
+    pthread_cond_destroy(&a->cv_data);
+    pthread_cond_destroy(&a->cv_room);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+    r->ah = NULL;
+}
+
+/* Starts the thread for a regular file (a pipe's read may block for good,
+ * and stopping must not wait for it); without memory or a thread, or for
+ * anything else, the reader goes on reading itself. */
+static void ahead_start(rs_ndjson_reader *r)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    ahead *a = calloc(1, sizeof *a);
+    if (!a)
+        return;
+    for (int i = 0; i < AHEAD_SLOTS; i++) {
+        if (!(a->slot[i].buf = malloc(AHEAD_SLOT))) {
+            for (int j = 0; j < i; j++)
+                free(a->slot[j].buf);
+            free(a);
+            return;
+        }
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv_data, NULL);
+    pthread_cond_init(&a->cv_room, NULL);
+    r->ah = a;
+    if (pthread_create(&a->th, NULL, ahead_main, r) != 0) {
+        for (int i = 0; i < AHEAD_SLOTS; i++)
+            free(a->slot[i].buf);
+        pthread_cond_destroy(&a->cv_data);
+        pthread_cond_destroy(&a->cv_room);
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        r->ah = NULL;
+    }
+}
+
+/* rs_zin_read through the thread: up to cap bytes of the next slot. The end
+ * and errors stay queued, so they are seen again by a later call. */
+static int ahead_read(rs_ndjson_reader *r, char *buf, size_t cap, size_t *got, rs_err *err)
+{
+    ahead *a = r->ah;
+    pthread_mutex_lock(&a->mu);
+    while (a->count == 0)
+        pthread_cond_wait(&a->cv_data, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+    ahead_slot *s = &a->slot[a->head];
+    if (s->rc) {
+        *err = s->err;
+        return s->rc;
+    }
+    size_t k = s->n - s->off < cap ? s->n - s->off : cap;
+    memcpy(buf, s->buf + s->off, k);
+    s->off += k;
+    *got = k;
+    if (k && s->off == s->n) {
+        pthread_mutex_lock(&a->mu);
+        a->head = (a->head + 1) % AHEAD_SLOTS;
+        a->count--;
+        if (a->waiting && a->count <= AHEAD_SLOTS / 2)
+            pthread_cond_signal(&a->cv_room);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return 0;
+}
+
+void rs_ndjson_read_ahead(rs_ndjson_reader *r)
+{
+    r->want_ahead = true;
+}
+
 /* One handle serves every line; our own checks replace yajl's UTF-8 one. */
 static yajl_handle new_handle(pstate *p)
 {
@@ -824,6 +986,7 @@ void rs_ndjson_close(rs_ndjson_reader *r)
 {
     if (!r)
         return;
+    ahead_stop(r); /* before the input it reads goes */
     if (r->own_fd)
         close(r->fd);
     if (r->yh)
@@ -841,6 +1004,21 @@ void rs_ndjson_close(rs_ndjson_reader *r)
 static int fail(rs_ndjson_reader *r, rs_err *err, uint64_t line, const char *problem)
 {
     snprintf(err->msg, sizeof err->msg, "%.200s:%llu: %.280s", r->name, (unsigned long long)line, problem);
+    if (r->ah) {
+        /* Corrupt zstd the thread met reading on is the one to blame;
+         * else decoding goes on from where it stopped. */
+        ahead *a = r->ah;
+        ahead_halt(a);
+        for (unsigned i = 0; i < a->count; i++) {
+            const ahead_slot *sl = &a->slot[(a->head + i) % AHEAD_SLOTS];
+            if (sl->rc == RS_EDATA) {
+                *err = sl->err;
+                ahead_stop(r);
+                return RS_EDATA;
+            }
+        }
+        ahead_stop(r);
+    }
     rs_zin_blame(r->zin, BLAME_LIMIT, err);
     return RS_EDATA;
 }
@@ -887,7 +1065,14 @@ static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
         size_t want = r->cap - r->end, n;
         if (want > r->chunk)
             want = r->chunk;
-        int rc = rs_zin_read(r->zin, r->buf + r->end, want, &n, err);
+        /* From the second read on (the first one shows whether the
+         * input is zstd), a thread may read ahead. */
+        if (r->want_ahead && !r->ah && (r->end > 0 || r->start > 0 || r->line > 0)) {
+            r->want_ahead = false;
+            ahead_start(r);
+        }
+        int rc = r->ah ? ahead_read(r, r->buf + r->end, want, &n, err)
+                       : rs_zin_read(r->zin, r->buf + r->end, want, &n, err);
         if (rc)
             return rc;
         if (n == 0)
