@@ -16,7 +16,7 @@
 #define DATE_NULL INT32_MIN
 #define DATE_BAD (INT32_MIN + 1)
 #define NO_INDEX UINT32_MAX
-#define DATE_MEMO_BITS 10
+#define DATE_MEMO_BITS 12
 /* Territory ids beyond this get no quota/region bookkeeping: a data set has
  * at most one territory per industry, so such ids fail other rules anyway. */
 #define SLOT_CAP 65536
