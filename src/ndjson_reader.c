@@ -618,7 +618,8 @@ static bool fast_parse(pstate *p, const char *line, size_t len)
 
 /* An ASCII string without escapes or control characters at s (the opening
  * quote): like fast_str, also refusing bytes >= 0x80 (they need the UTF-8
- * check). */
+ * check) and DEL (so that a canonical string needs no escaping in
+ * data.json: rs_pyj_entity_canonical). */
 static inline const char *canon_str(const char *s, const char *e, size_t *n)
 {
     const char *q = s + 1;
@@ -626,8 +627,9 @@ static inline const char *canon_str(const char *s, const char *e, size_t *n)
     while (e - q >= 8) {
         uint64_t w;
         memcpy(&w, q, 8);
-        uint64_t quote = w ^ (ones * '"'), bsl = w ^ (ones * '\\');
-        uint64_t special = ((((quote - ones) | (bsl - ones) | (w - ones * 0x20)) & ~w) | w) & highs;
+        uint64_t quote = w ^ (ones * '"'), bsl = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+        uint64_t special = ((((quote - ones) & ~quote) | ((bsl - ones) & ~bsl) | ((del - ones) & ~del) |
+                             ((w - ones * 0x20) & ~w) | w) & highs);
         if (special) {
             /* The lowest flag is exact (borrows only run upward): the first
              * special byte, which had better be the closing quote. */
@@ -645,7 +647,7 @@ static inline const char *canon_str(const char *s, const char *e, size_t *n)
         unsigned char c = (unsigned char)*q;
         if (c == '"')
             break;
-        if (c == '\\' || c < 0x20 || c >= 0x80)
+        if (c == '\\' || c < 0x20 || c >= 0x7f)
             return NULL;
     }
     *n = (size_t)(q - (s + 1));
@@ -758,7 +760,9 @@ static const char *canon_entity(pstate *p, const char *line, const char *e)
         }
         default: {
             /* -?(0|[1-9][0-9]*), then a delimiter: integers only, of at
-             * most 18 digits (no overflow). */
+             * most 18 digits (no overflow), not -0 (its text is not the
+             * decimal form of its value, which s and len keep). */
+            const char *text = s;
             bool neg = *s == '-';
             s += neg;
             const char *d = s;
@@ -770,10 +774,12 @@ static const char *canon_entity(pstate *p, const char *line, const char *e)
             else
                 for (; s < e && is_digit((unsigned char)*s); s++)
                     v = v * 10 + (uint64_t)(*s - '0');
-            if (s - d > 18 || (neg && v != 0 && (kind & (RS_K_NONNEG | RS_K_U64))))
+            if (s - d > 18 || (neg && (v == 0 || (kind & (RS_K_NONNEG | RS_K_U64)))))
                 return NULL;
             out->kind = RS_VAL_INT;
             out->i = neg ? -(int64_t)v : (int64_t)v;
+            out->s = text;
+            out->len = (size_t)(s - text);
             break;
         }
         }
@@ -1090,6 +1096,7 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
     }
     pstate *p = &r->ps;
     p->rec = rec;
+    rec->canonical = false;
     /* A canonical line is parsed where it lies in the buffer, its newline
      * found by the parse rather than by a search first; anything else (an
      * incomplete line at the end of the buffer included) takes the way
@@ -1100,6 +1107,7 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
         rec->line = ++r->line;
         r->start += (size_t)(q - line) + 1;
         r->scanned = r->start;
+        rec->canonical = true;
         return 1;
     }
 
@@ -1113,8 +1121,10 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
 
     rec->line = r->line;
     p->rec = rec;
-    if (canon_entity(p, line, line + len) == line + len)
+    if (canon_entity(p, line, line + len) == line + len) {
+        rec->canonical = true;
         return 1;
+    }
 
     rs_jscan sc;
     rs_jscan_reset(&sc);
