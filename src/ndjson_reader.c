@@ -115,7 +115,7 @@ typedef struct pstate {
 /* Reading ahead on a thread of its own (rs_ndjson_read_ahead): it fills
  * slots with what rs_zin_read gives (read() or zstd decoding), the reader
  * copies them into its buffer in order. */
-#define AHEAD_SLOTS 8
+#define AHEAD_SLOTS 4
 #define AHEAD_SLOT (256u << 10)
 
 typedef struct ahead_slot {
