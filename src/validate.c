@@ -162,7 +162,7 @@ struct rs_validator {
     size_t cap_ters;
     tslot *slots;
     size_t nslots, cap_slots;
-    name_ref *names[RS_HISTORY]; /* per named type */
+    uint64_t *names[RS_HISTORY]; /* per named type: fingerprints by position */
     size_t cap_names[RS_HISTORY];
     name_dups dups[RS_HISTORY];
     /* Sorts the names of reps, accounts and opportunities once history
@@ -503,8 +503,7 @@ static int common(rs_validator *v, const rs_entity *e, uint64_t pos, int64_t *id
     if (field_str(v, e, 1, *id, &s, &n) && n == 0)
         violate(v, R_FIELD_TYPES, (int)t, *id, "empty name");
     RESERVE(v->names[t], v->cap_names[t], pos + 1);
-    v->names[t][pos].fp = fp64(s, n);
-    v->names[t][pos].pos = pos;
+    v->names[t][pos] = fp64(s, n);
     return 0;
 }
 
@@ -1121,34 +1120,37 @@ static void finish_pipeline(rs_validator *v)
                     (double)v->total, (long long)lo, (long long)hi);
 }
 
-/* 11 bits a pass: six passes cover 64 bits, and the counts stay in L1. */
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-
-/* Sorts a by fingerprint, keeping equal fingerprints in position order (they
- * arrive in it): an LSD radix sort through tmp (n entries) and count
- * (RADIX_SIZE). Several times faster than qsort on millions of names, which
- * is most of merge's checking time otherwise. */
-static void radix_sort_names(name_ref *a, name_ref *tmp, uint64_t *count, uint64_t n)
+static bool name_less(const name_ref *x, const name_ref *y)
 {
-    name_ref *src = a, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += RADIX_BITS) {
-        memset(count, 0, RADIX_SIZE * sizeof *count);
-        for (uint64_t i = 0; i < n; i++)
-            count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++;
-        uint64_t sum = 0;
-        for (uint64_t d = 0; d < RADIX_SIZE; d++) {
-            uint64_t c = count[d];
-            count[d] = sum;
-            sum += c;
+    return x->fp < y->fp || (x->fp == y->fp && x->pos < y->pos);
+}
+
+/* Sorts a by (fingerprint, position) in place: for the rare bucket too
+ * large for a hash table (skewed fingerprints), without more memory. */
+static void heap_sort_names(name_ref *a, uint64_t n)
+{
+    for (uint64_t end = n, k = n / 2;;) {
+        uint64_t root;
+        if (k > 0) {
+            root = --k; /* building the heap */
+        } else {
+            if (--end == 0)
+                return;
+            name_ref t = a[0]; /* the largest to the end */
+            a[0] = a[end];
+            a[end] = t;
+            root = 0;
         }
-        for (uint64_t i = 0; i < n; i++)
-            dst[count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++] = src[i];
-        name_ref *t = src;
-        src = dst;
-        dst = t;
+        name_ref x = a[root];
+        for (uint64_t c; (c = 2 * root + 1) < end; root = c) {
+            if (c + 1 < end && name_less(&a[c], &a[c + 1]))
+                c++;
+            if (!name_less(&x, &a[c]))
+                break;
+            a[root] = a[c];
+        }
+        a[root] = x;
     }
-    /* An even number of passes (six): the result is back in a. */
 }
 
 /* A repeat of the name at prev by the one at pos; the first by position is
@@ -1203,11 +1205,10 @@ static int find_dups(rs_validator *v, int t)
     uint64_t n = v->nrec[t];
     name_dups *d = &v->dups[t];
     if (n >= 2) {
-        name_ref *a = v->names[t], *tmp = NULL;
-        uint64_t *count = malloc(RADIX_SIZE * sizeof *count); /* for radix_sort_names */
+        const uint64_t *a = v->names[t];
+        name_ref *tmp = NULL;
         uint32_t *slot = malloc(2 * DUP_SMALL * sizeof *slot);
-        if (n > SIZE_MAX / sizeof *tmp || !count || !slot || !(tmp = malloc((size_t)n * sizeof *tmp))) {
-            free(count);
+        if (n > SIZE_MAX / sizeof *tmp || !slot || !(tmp = malloc((size_t)n * sizeof *tmp))) {
             free(slot);
             return RS_ENOMEM;
         }
@@ -1215,12 +1216,12 @@ static int find_dups(rs_validator *v, int t)
         uint64_t start[(1u << DUP_TOP_BITS) + 1], next[1u << DUP_TOP_BITS];
         memset(start, 0, sizeof start);
         for (uint64_t i = 0; i < n; i++)
-            start[(a[i].fp >> shift) + 1]++;
+            start[(a[i] >> shift) + 1]++;
         for (uint64_t k = 1; k <= 1u << DUP_TOP_BITS; k++)
             start[k] += start[k - 1];
         memcpy(next, start, sizeof next);
         for (uint64_t i = 0; i < n; i++)
-            tmp[next[a[i].fp >> shift]++] = a[i];
+            tmp[next[a[i] >> shift]++] = (name_ref){a[i], i};
         for (uint64_t k = 0; k < 1u << DUP_TOP_BITS; k++) {
             name_ref *b = tmp + start[k];
             uint64_t bn = start[k + 1] - start[k];
@@ -1230,14 +1231,12 @@ static int find_dups(rs_validator *v, int t)
                 dups_in_bucket(b, bn, slot, d);
                 continue;
             }
-            /* a is free now: the scratch space for the sort. */
-            radix_sort_names(b, a, count, bn);
+            heap_sort_names(b, bn);
             for (uint64_t i = 1; i < bn; i++)
                 if (b[i].fp == b[i - 1].fp)
                     note_dup(d, b[i].pos, b[i - 1].pos);
         }
         free(tmp);
-        free(count);
         free(slot);
     }
     /* Not needed again; freed early, as the next type's copy comes. */
@@ -1436,15 +1435,16 @@ uint64_t rs_validator_violations(const rs_validator *v)
 uint64_t rs_validator_bytes_for(uint64_t reps, uint64_t accounts, uint64_t opportunities)
 {
     /* Saturating: counts come from untrusted headers. */
-    const uint64_t per[3] = {sizeof(rep_st) + sizeof(name_ref), sizeof(acc_st) + sizeof(name_ref),
-                             sizeof(opp_st) + sizeof(name_ref)};
+    const uint64_t per[3] = {sizeof(rep_st) + sizeof(uint64_t), sizeof(acc_st) + sizeof(uint64_t),
+                             sizeof(opp_st) + sizeof(uint64_t)};
     const uint64_t n[3] = {reps, accounts, opportunities};
-    /* finish sorts names through a copy of the largest type's. */
+    /* Repeated names are found through (fingerprint, position) pairs of
+     * one type at a time, the largest at most. */
     uint64_t most = reps > accounts ? reps : accounts;
     most = most > opportunities ? most : opportunities;
     if (most > UINT64_MAX / sizeof(name_ref) / 2)
         return UINT64_MAX;
-    uint64_t total = most * sizeof(name_ref) + RADIX_SIZE * sizeof(uint64_t);
+    uint64_t total = most * sizeof(name_ref) + 2 * DUP_SMALL * sizeof(uint32_t);
     for (int i = 0; i < 3; i++) {
         if (n[i] > (UINT64_MAX - total) / per[i])
             return UINT64_MAX;
