@@ -17,6 +17,7 @@
  * waking it costs the producer a system call, so it is woken once for
  * several batches rather than for each (it is the faster side). */
 #define VTHREAD_WAKE 4
+#define VTHREAD_PREFETCH 8
 
 typedef struct vbatch {
     rs_entity e[VTHREAD_BATCH]; /* strings as offsets into arena */
@@ -53,6 +54,10 @@ struct rs_vthread {
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
+        /* The rep or account a record refers to is a cache miss away:
+         * asked for a few records ahead, it is there in time. */
+        if (i + VTHREAD_PREFETCH < b->n)
+            rs_validator_prefetch(t->v, &b->e[i + VTHREAD_PREFETCH]);
         /* Offsets become pointers in place: the batch is refilled after. */
         rs_entity *e = &b->e[i];
         for (unsigned k = 0; k < e->nfields; k++)
