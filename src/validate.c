@@ -165,7 +165,7 @@ struct rs_validator {
     uint64_t *names[RS_HISTORY]; /* per named type: fingerprints by position */
     size_t cap_names[RS_HISTORY];
     name_dups dups[RS_HISTORY];
-    /* Sorts the names of reps, accounts and opportunities once history
+    /* Finds repeated names of reps, accounts and opportunities once history
      * begins (they are complete then), alongside the feeding. */
     pthread_t sorter;
     bool sorter_running;
