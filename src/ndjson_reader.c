@@ -116,7 +116,7 @@ typedef struct pstate {
  * slots with what rs_zin_read gives (read() or zstd decoding), the reader
  * copies them into its buffer in order. */
 #define AHEAD_SLOTS 4
-#define AHEAD_SLOT (256u << 10)
+#define AHEAD_SLOT (128u << 10)
 
 typedef struct ahead_slot {
     char *buf;

@@ -95,7 +95,7 @@ void rs_spool_free(rs_spool *s);
  * smaller when many readers are open at once. Call before the first read. */
 void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
 /* Reads (and decodes zstd) on a thread of its own from the second read on,
- * about 1 MiB ahead of the parse: for a caller with one input and a spare
+ * about 512 KiB ahead of the parse: for a caller with one input and a spare
  * core. Errors are reported at the same lines as without. */
 void rs_ndjson_read_ahead(rs_ndjson_reader *r);
 
