@@ -174,7 +174,7 @@ fi
 # merge: in order; then the same records as 8 shard files in reverse order, as
 # the lines of 8 shards interleaved by `parallel --line-buffer`, and shuffled
 # line by line, the last two with a --memory well under the input so that
-# merge spills sorted runs to $TMPDIR (the data-model checks take about 90 MiB
+# merge spills sorted runs to $TMPDIR (the data-model checks take about 75 MiB
 # of a --memory given at 10^6).
 counts "$mcount"
 "$bin" "${C[@]}" >"$work/m.ndjson"

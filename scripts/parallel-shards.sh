@@ -40,7 +40,7 @@ parallel, then merges them into data.json on stdout or -o PATH.
                         \$RS_BIN, else this checkout's build, else PATH)
   --compact, --memory SIZE, --no-validate, --lenient
                         passed to revops-stream merge (which checks every
-                        record against the data model: its memory, about 48
+                        record against the data model: its memory, about 40
                         bytes per rep, account and opportunity, comes out of
                         a --memory given; --no-validate skips the checks)
   -h, --help            show this help

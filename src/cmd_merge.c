@@ -52,8 +52,8 @@ static const char USAGE[] =
     "is one line naming FILE:LINE, the status is 1, and with -o nothing is\n"
     "written; on stdout the document is left unfinished.\n"
     "\n"
-    "The checks keep about 48 bytes per rep, account and opportunity (about\n"
-    "90 MiB for a million opportunities): on top of the default --memory, or out\n"
+    "The checks keep about 40 bytes per rep, account and opportunity (about\n"
+    "75 MiB for a million opportunities): on top of the default --memory, or out\n"
     "of a --memory given (at most half of it).\n";
 
 #define DEFAULT_MEMORY (256ull << 20)

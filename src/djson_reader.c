@@ -514,6 +514,7 @@ static void hand_out(rs_djson_reader *d, rs_record *rec)
         return;
     }
     rec->kind = RS_REC_ENTITY;
+    rec->canonical = false;
     rec->entity = e->e;
     for (unsigned i = 0; i < rec->entity.nfields; i++) {
         rs_value *v = &rec->entity.v[i];

@@ -574,7 +574,7 @@ static int owner_by_rank(merge *m, int t, uint64_t rank, size_t input, uint64_t 
 
 /* Writes the next record, after the checks that make the output
  * trustworthy; owner is its shard (NULL: decide by rank). */
-static int emit(merge *m, const rs_entity *e, size_t input, uint64_t line, shard *owner)
+static int emit(merge *m, const rs_entity *e, bool canonical, size_t input, uint64_t line, shard *owner)
 {
     int t = (int)e->type;
     int64_t id = e->v[0].i;
@@ -645,14 +645,17 @@ static int emit(merge *m, const rs_entity *e, size_t input, uint64_t line, shard
         if (rc)
             return nomem(m);
     }
-    if (t == RS_TERRITORY)
-        return rs_pyj_entity(&m->tw, e) ? wfail(m, &m->tw) : 0;
-    if (TYPE_SLOT[t] != m->slot) {
+    rs_pyj *w = &m->w;
+    if (t == RS_TERRITORY) {
+        w = &m->tw;
+    } else if (TYPE_SLOT[t] != m->slot) {
         int rc = advance_to(m, TYPE_SLOT[t]);
         if (rc)
             return rc;
     }
-    return rs_pyj_entity(&m->w, e) ? wfail(m, &m->w) : 0;
+    if (canonical ? rs_pyj_entity_canonical(w, e) : rs_pyj_entity(w, e))
+        return wfail(m, w);
+    return 0;
 }
 
 /* ---- stage 1 ---- */
@@ -716,7 +719,7 @@ static int stage1(merge *m)
     for (;;) {
         in_state *c = &m->in[cur];
         if (c->pending && in_sequence(m, &c->rec.entity)) {
-            if ((rc = emit(m, &c->rec.entity, cur, c->rec.line, &m->sh[c->open[0] - 1])))
+            if ((rc = emit(m, &c->rec.entity, c->rec.canonical, cur, c->rec.line, &m->sh[c->open[0] - 1])))
                 return rc;
             if ((rc = advance(m, cur)) < 0)
                 return rc;
@@ -939,7 +942,7 @@ static int stage2(merge *m)
         size_t input;
         uint64_t line;
         decode(key, p, &e, &input, &line);
-        if ((rc = emit(m, &e, input, line, NULL)))
+        if ((rc = emit(m, &e, false, input, line, NULL)))
             return rc;
     }
     return rc;
@@ -1072,6 +1075,9 @@ int rs_merge_run(const char *const *paths, size_t npaths, const rs_merge_options
             m.nin++;
             if (npaths > 8)
                 rs_ndjson_set_chunk(m.in[i].r, chunk);
+            /* One input: the reading can go to the other core. */
+            if (npaths == 1)
+                rs_ndjson_read_ahead(m.in[i].r);
         }
     }
     if (rc == 0)

@@ -403,6 +403,49 @@ int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
     return 0;
 }
 
+int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
+{
+    size_t need = 64;
+    for (unsigned i = 0; i < e->nfields; i++)
+        need += 34 + (e->v[i].kind == RS_VAL_STR || e->v[i].kind == RS_VAL_INT ? e->v[i].len : 8);
+    /* Long strings: pieces, as rs_pyj_entity writes them. */
+    if (need > 8192)
+        return rs_pyj_entity(w, e);
+    int rc;
+    if ((rc = pyj_room(w, need + 32)))
+        return rc;
+    char *d = w->buf + w->len;
+    if (w->compact)
+        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
+    else
+        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
+    w->nelem++;
+    for (unsigned i = 0; i < e->nfields; i++) {
+        const rs_value *v = &e->v[i];
+        if (i > 0) {
+            memcpy(d, w->keys[e->type][i], 32);
+            d += w->keylen[e->type][i];
+        }
+        switch (v->kind) {
+        case RS_VAL_INT:
+            memcpy(d, v->s, v->len);
+            d += v->len;
+            break;
+        case RS_VAL_STR:
+            *d++ = '"';
+            memcpy(d, v->s, v->len);
+            d += v->len;
+            *d++ = '"';
+            break;
+        case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
+        case RS_VAL_NULL: d = RS_FMT_LIT(d, "null"); break;
+        }
+    }
+    d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
+    w->len = (size_t)(d - w->buf);
+    return 0;
+}
+
 int rs_pyj_raw_elements(rs_pyj *w, const char *p, size_t n, uint64_t count)
 {
     int rc;

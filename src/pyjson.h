@@ -58,6 +58,10 @@ int rs_pyj_begin(rs_pyj *w, const char *schema, size_t slen, const char *gen_at,
 int rs_pyj_array_begin(rs_pyj *w, const char *key);
 /* One array element (with its leading separator) for an entity. */
 int rs_pyj_entity(rs_pyj *w, const rs_entity *e);
+/* The same bytes for an entity of a canonical NDJSON line (rs_record's
+ * canonical): its strings need no escaping and its integers' text is at
+ * s/len, so both are copied as they are. */
+int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e);
 /* Appends count pre-formatted elements: the bytes another rs_pyj of the same
  * mode wrote for them, starting at its first element. */
 int rs_pyj_raw_elements(rs_pyj *w, const char *p, size_t n, uint64_t count);
@@ -87,9 +91,13 @@ void rs_spool_free(rs_spool *s);
 
 /* ---- reader tuning ---- */
 
-/* Bytes the NDJSON reader asks for per read (4 KiB .. 1 MiB, default 1 MiB):
+/* Bytes the NDJSON reader asks for per read (4 KiB .. 256 KiB, the default):
  * smaller when many readers are open at once. Call before the first read. */
 void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
+/* Reads (and decodes zstd) on a thread of its own from the second read on,
+ * about 512 KiB ahead of the parse: for a caller with one input and a spare
+ * core. Errors are reported at the same lines as without. */
+void rs_ndjson_read_ahead(rs_ndjson_reader *r);
 
 /* ---- reader internals ---- */
 

@@ -68,6 +68,10 @@ typedef struct rs_record {
     rs_entity entity;
     rs_footer footer;
     uint64_t line; /* 1-based line number in its file */
+    /* An entity from a canonical NDJSON line (the NDJSON reader says; false
+     * from other readers): every string printable ASCII without '"' or
+     * '\\', and every integer's s and len its decimal text. */
+    bool canonical;
 } rs_record;
 
 /* ---- NDJSON stream reader ---- */

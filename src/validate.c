@@ -7,6 +7,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define DATE_NULL INT32_MIN
 #define DATE_BAD (INT32_MIN + 1)
 #define NO_INDEX UINT32_MAX
+#define DATE_MEMO_BITS 12
 /* Territory ids beyond this get no quota/region bookkeeping: a data set has
  * at most one territory per industry, so such ids fail other rules anyway. */
 #define SLOT_CAP 65536
@@ -110,6 +112,13 @@ typedef struct name_ref {
     uint64_t fp, pos;
 } name_ref;
 
+/* Repeated names of a type: how many, and the first repeat by position
+ * with the position of the name it repeats. */
+typedef struct name_dups {
+    bool done;
+    uint64_t count, pos, prev;
+} name_dups;
+
 /* A vocabulary list looked up by fingerprint. */
 typedef struct vmap {
     name_ref *v; /* fp, index; sorted */
@@ -153,8 +162,14 @@ struct rs_validator {
     size_t cap_ters;
     tslot *slots;
     size_t nslots, cap_slots;
-    name_ref *names[RS_HISTORY]; /* per named type */
+    uint64_t *names[RS_HISTORY]; /* per named type: fingerprints by position */
     size_t cap_names[RS_HISTORY];
+    name_dups dups[RS_HISTORY];
+    /* Finds repeated names of reps, accounts and opportunities once history
+     * begins (they are complete then), alongside the feeding. */
+    pthread_t sorter;
+    bool sorter_running;
+    int sorter_rc;
     int64_t *ind_first_acc; /* per industry: first account id with it, 0 = none */
     __int128 total;
     uint64_t violations; /* of every rule, so far */
@@ -165,6 +180,14 @@ struct rs_validator {
     chain ch_stage, ch_close;
 
     rs_vresult res[R_NRULES];
+    /* Valid dates parsed so far, by their text: a data set uses a few
+     * hundred distinct days, and parsing was a tenth of the checking. */
+    struct date_memo {
+        uint64_t lo; /* the text's first 8 bytes */
+        uint16_t hi; /* its last 2 */
+        bool used;
+        int32_t days;
+    } dates[1u << DATE_MEMO_BITS];
 };
 
 /* ---- helpers ---- */
@@ -213,10 +236,9 @@ static int vmap_build(vmap *m, const rs_list *list)
     return 0;
 }
 
-/* Index of s in the list, or NO_INDEX. */
-static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
+/* Index of s, whose fingerprint is fp, in the list, or NO_INDEX. */
+static uint32_t vmap_find_fp(const vmap *m, uint64_t fp, const char *s, size_t n)
 {
-    uint64_t fp = fp64(s, n);
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -233,12 +255,24 @@ static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
     return NO_INDEX;
 }
 
-/* A stage as a small key: its vocabulary index, or a hash of an unknown
- * stage (so two equal unknown stages still compare equal). */
+/* Index of s in the list, or NO_INDEX. */
+static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
+{
+    return vmap_find_fp(m, fp64(s, n), s, n);
+}
+
+/* A stage as a small key: its vocabulary index (i, NO_INDEX if none), or a
+ * hash of an unknown stage (so two equal unknown stages still compare
+ * equal). */
+static uint32_t stage_key_of(uint32_t i, uint64_t fp)
+{
+    return i != NO_INDEX ? i : (0x80000000u | (uint32_t)(fp >> 33));
+}
+
 static uint32_t stage_key(const rs_validator *v, const char *s, size_t n)
 {
-    uint32_t i = vmap_find(&v->stages, s, n);
-    return i != NO_INDEX ? i : (0x80000000u | (uint32_t)(fp64(s, n) >> 33));
+    uint64_t fp = fp64(s, n);
+    return stage_key_of(vmap_find_fp(&v->stages, fp, s, n), fp);
 }
 
 /* A short printable copy of untrusted text for a message. */
@@ -412,6 +446,27 @@ static bool field_bool(rs_validator *v, const rs_entity *e, unsigned f, int64_t 
     return false;
 }
 
+/* rs_date_parse, remembering the valid dates (what it returns depends on
+ * the ten bytes alone). */
+static int date_parse(rs_validator *v, const char *s, size_t n, int32_t *days)
+{
+    if (n != 10)
+        return rs_date_parse(s, n, days);
+    uint64_t lo;
+    uint16_t hi;
+    memcpy(&lo, s, 8);
+    memcpy(&hi, s + 8, 2);
+    struct date_memo *m = &v->dates[((lo ^ hi) * 0x9e3779b97f4a7c15ULL) >> (64 - DATE_MEMO_BITS)];
+    if (m->used && m->lo == lo && m->hi == hi) {
+        *days = m->days;
+        return 0;
+    }
+    if (rs_date_parse(s, n, days) != 0)
+        return -1;
+    *m = (struct date_memo){.lo = lo, .hi = hi, .used = true, .days = *days};
+    return 0;
+}
+
 /* A nullable date field: days, DATE_NULL, or DATE_BAD (reported). */
 static int32_t field_date(rs_validator *v, const rs_entity *e, unsigned f, int64_t id, bool nullable,
                           const char *what)
@@ -419,7 +474,7 @@ static int32_t field_date(rs_validator *v, const rs_entity *e, unsigned f, int64
     if (f < e->nfields && e->v[f].kind == RS_VAL_NULL && nullable)
         return DATE_NULL;
     int32_t d;
-    if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s && rs_date_parse(e->v[f].s, e->v[f].len, &d) == 0)
+    if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s && date_parse(v, e->v[f].s, e->v[f].len, &d) == 0)
         return d;
     char b[64];
     if (f < e->nfields && e->v[f].kind == RS_VAL_STR && e->v[f].s)
@@ -448,8 +503,7 @@ static int common(rs_validator *v, const rs_entity *e, uint64_t pos, int64_t *id
     if (field_str(v, e, 1, *id, &s, &n) && n == 0)
         violate(v, R_FIELD_TYPES, (int)t, *id, "empty name");
     RESERVE(v->names[t], v->cap_names[t], pos + 1);
-    v->names[t][pos].fp = fp64(s, n);
-    v->names[t][pos].pos = pos;
+    v->names[t][pos] = fp64(s, n);
     return 0;
 }
 
@@ -688,10 +742,13 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         violate(v, R_FIELD_TYPES, RS_HISTORY, id, "stage old_value is not a string");
         return;
     }
-    if (old_str && vmap_find(&v->stages, ov->s, ov->len) == NO_INDEX)
+    /* Each value's fingerprint once: for the vocabulary and the chain. */
+    uint64_t ofp = old_str ? fp64(ov->s, ov->len) : 0, nfp = fp64(nv->s, nv->len);
+    uint32_t ni = vmap_find_fp(&v->stages, nfp, nv->s, nv->len);
+    if (old_str && vmap_find_fp(&v->stages, ofp, ov->s, ov->len) == NO_INDEX)
         violate(v, R_VOCABULARY, RS_HISTORY, id, "old_value \"%s\" is not in the stages vocabulary",
                 show(b1, ov->s, ov->len));
-    if (vmap_find(&v->stages, nv->s, nv->len) == NO_INDEX)
+    if (ni == NO_INDEX)
         violate(v, R_VOCABULARY, RS_HISTORY, id, "new_value \"%s\" is not in the stages vocabulary",
                 show(b1, nv->s, nv->len));
     if (!old_str) {
@@ -702,15 +759,15 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         if (cmp > 0 || (cmp == 0 && ov->len >= nv->len))
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage moves from \"%s\" back or sideways to \"%s\"",
                     show(b1, ov->s, ov->len), show(b2, nv->s, nv->len));
-        if (c->any && fp64(ov->s, ov->len) != c->prev_fp)
+        if (c->any && ofp != c->prev_fp)
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage old_value \"%s\" is not the previous new_value",
                     show(b1, ov->s, ov->len));
     }
     if (c->any && change != DATE_BAD && c->last_change != DATE_BAD && change < c->last_change)
         violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage change_date goes back in time");
     c->any = true;
-    c->prev_fp = fp64(nv->s, nv->len);
-    c->prev_key = stage_key(v, nv->s, nv->len);
+    c->prev_fp = nfp;
+    c->prev_key = stage_key_of(ni, nfp);
     c->last_change = change;
     c->last_id = id;
 }
@@ -887,6 +944,28 @@ int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err)
     return rs_validator_feed_entity(v, &rec->entity, err);
 }
 
+void rs_validator_prefetch(const rs_validator *v, const rs_entity *e)
+{
+    const rs_value *x;
+    switch (e->type) {
+    case RS_ACCOUNT:
+        x = &e->v[RS_ACC_REPID];
+        if (e->nfields > RS_ACC_REPID && x->kind == RS_VAL_INT && x->i >= 1 && (uint64_t)x->i <= v->nrec[RS_REP])
+            __builtin_prefetch(&v->reps[x->i - 1]);
+        break;
+    case RS_OPPORTUNITY:
+        x = &e->v[RS_OPP_ACCOUNTID];
+        if (e->nfields > RS_OPP_ACCOUNTID && x->kind == RS_VAL_INT && x->i >= 1 &&
+            (uint64_t)x->i <= v->nrec[RS_ACCOUNT])
+            __builtin_prefetch(&v->accs[x->i - 1], 1);
+        break;
+    default:
+        break;
+    }
+}
+
+static void start_sorter(rs_validator *v);
+
 int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err)
 {
     if (v->finished)
@@ -901,8 +980,11 @@ int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err)
     if (rank && rank < v->max_rank)
         return structure(err, "%s record after %s records (types must come in dependency order)",
                          rs_type_name(e->type), rs_type_name((rs_type)v->max_rank));
-    if (rank > v->max_rank)
+    if (rank > v->max_rank) {
         v->max_rank = rank;
+        if (rank == RS_HISTORY)
+            start_sorter(v);
+    }
     prepare(v);
     int rc = 0;
     switch (e->type) {
@@ -1058,66 +1140,177 @@ static void finish_pipeline(rs_validator *v)
                     (double)v->total, (long long)lo, (long long)hi);
 }
 
-/* 11 bits a pass: six passes cover 64 bits, and the counts stay in L1. */
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-
-/* Sorts a by fingerprint, keeping equal fingerprints in position order (they
- * arrive in it): an LSD radix sort through tmp (n entries) and count
- * (RADIX_SIZE). Several times faster than qsort on millions of names, which
- * is most of merge's checking time otherwise. */
-static void radix_sort_names(name_ref *a, name_ref *tmp, uint64_t *count, uint64_t n)
+static bool name_less(const name_ref *x, const name_ref *y)
 {
-    name_ref *src = a, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += RADIX_BITS) {
-        memset(count, 0, RADIX_SIZE * sizeof *count);
-        for (uint64_t i = 0; i < n; i++)
-            count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++;
-        uint64_t sum = 0;
-        for (uint64_t d = 0; d < RADIX_SIZE; d++) {
-            uint64_t c = count[d];
-            count[d] = sum;
-            sum += c;
+    return x->fp < y->fp || (x->fp == y->fp && x->pos < y->pos);
+}
+
+/* Sorts a by (fingerprint, position) in place: for the rare bucket too
+ * large for a hash table (skewed fingerprints), without more memory. */
+static void heap_sort_names(name_ref *a, uint64_t n)
+{
+    for (uint64_t end = n, k = n / 2;;) {
+        uint64_t root;
+        if (k > 0) {
+            root = --k; /* building the heap */
+        } else {
+            if (--end == 0)
+                return;
+            name_ref t = a[0]; /* the largest to the end */
+            a[0] = a[end];
+            a[end] = t;
+            root = 0;
         }
-        for (uint64_t i = 0; i < n; i++)
-            dst[count[(src[i].fp >> shift) & (RADIX_SIZE - 1)]++] = src[i];
-        name_ref *t = src;
-        src = dst;
-        dst = t;
+        name_ref x = a[root];
+        for (uint64_t c; (c = 2 * root + 1) < end; root = c) {
+            if (c + 1 < end && name_less(&a[c], &a[c + 1]))
+                c++;
+            if (!name_less(&x, &a[c]))
+                break;
+            a[root] = a[c];
+        }
+        a[root] = x;
     }
-    /* An even number of passes (six): the result is back in a. */
+}
+
+/* A repeat of the name at prev by the one at pos; the first by position is
+ * the one reported. */
+static void note_dup(name_dups *d, uint64_t pos, uint64_t prev)
+{
+    if (!d->count++ || pos < d->pos) {
+        d->pos = pos;
+        d->prev = prev;
+    }
+}
+
+/* Buckets of names by the top bits of their fingerprints: about 500 names
+ * each for a million, so each is checked in cache. */
+#define DUP_TOP_BITS 11
+/* A bucket up to this size is checked with a hash table of twice as many
+ * slots; a larger one (only with skewed fingerprints) is radix sorted. */
+#define DUP_SMALL 4096
+
+/* Repeats within b[0..n), which is in position order: a name repeats the
+ * latest earlier one with its fingerprint, as a sort by (fingerprint,
+ * position) would pair them. slot: room for 2 * DUP_SMALL indexes. */
+static void dups_in_bucket(const name_ref *b, uint64_t n, uint32_t *slot, name_dups *d)
+{
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    size_t mask = size - 1;
+    memset(slot, 0xff, size * sizeof *slot);
+    for (uint32_t i = 0; i < n; i++) {
+        /* The low bits: the top ones are the same in the whole bucket. */
+        for (size_t h = (size_t)b[i].fp & mask;; h = (h + 1) & mask) {
+            uint32_t j = slot[h];
+            if (j == UINT32_MAX || b[j].fp == b[i].fp) {
+                if (j != UINT32_MAX)
+                    note_dup(d, b[i].pos, b[j].pos);
+                slot[h] = i;
+                break;
+            }
+        }
+    }
+}
+
+/* Finds the repeated names of type t: counts the names whose fingerprint an
+ * earlier one has, keeps the first such (by position) with the latest one
+ * it repeats, and frees the names. Names are spread into buckets by the top
+ * bits of their fingerprints (stable: each bucket stays in position order),
+ * then each bucket is checked in cache. Touches nothing but names[t] and
+ * dups[t]. Returns 0 or RS_ENOMEM. */
+static int find_dups(rs_validator *v, int t)
+{
+    uint64_t n = v->nrec[t];
+    name_dups *d = &v->dups[t];
+    if (n >= 2) {
+        const uint64_t *a = v->names[t];
+        name_ref *tmp = NULL;
+        uint32_t *slot = malloc(2 * DUP_SMALL * sizeof *slot);
+        if (n > SIZE_MAX / sizeof *tmp || !slot || !(tmp = malloc((size_t)n * sizeof *tmp))) {
+            free(slot);
+            return RS_ENOMEM;
+        }
+        const unsigned shift = 64 - DUP_TOP_BITS;
+        uint64_t start[(1u << DUP_TOP_BITS) + 1], next[1u << DUP_TOP_BITS];
+        memset(start, 0, sizeof start);
+        for (uint64_t i = 0; i < n; i++)
+            start[(a[i] >> shift) + 1]++;
+        for (uint64_t k = 1; k <= 1u << DUP_TOP_BITS; k++)
+            start[k] += start[k - 1];
+        memcpy(next, start, sizeof next);
+        for (uint64_t i = 0; i < n; i++)
+            tmp[next[a[i] >> shift]++] = (name_ref){a[i], i};
+        for (uint64_t k = 0; k < 1u << DUP_TOP_BITS; k++) {
+            name_ref *b = tmp + start[k];
+            uint64_t bn = start[k + 1] - start[k];
+            if (bn < 2)
+                continue;
+            if (bn <= DUP_SMALL) {
+                dups_in_bucket(b, bn, slot, d);
+                continue;
+            }
+            heap_sort_names(b, bn);
+            for (uint64_t i = 1; i < bn; i++)
+                if (b[i].fp == b[i - 1].fp)
+                    note_dup(d, b[i].pos, b[i - 1].pos);
+        }
+        free(tmp);
+        free(slot);
+    }
+    /* Not needed again; freed early, as the next type's copy comes. */
+    free(v->names[t]);
+    v->names[t] = NULL;
+    v->cap_names[t] = 0;
+    d->done = true;
+    return 0;
+}
+
+static void *sorter_main(void *arg)
+{
+    rs_validator *v = arg;
+    for (int t = RS_REP; t <= RS_OPPORTUNITY && !v->sorter_rc; t++)
+        v->sorter_rc = find_dups(v, t);
+    return NULL;
+}
+
+/* At the first history record no rep, account or opportunity may follow
+ * (dependency order), so their names are final: checking them now, on the
+ * side, takes that work out of rs_validator_finish, which would otherwise
+ * hold up the end of a merge. Until it is joined, the helper alone touches
+ * names[] and dups[] of those three types (territories may still come;
+ * they are checked at the end). Its findings are reported by finish, as if
+ * found there. Without a thread, finish does it all as before. */
+static void start_sorter(rs_validator *v)
+{
+    if (v->sorter_running)
+        return;
+    v->sorter_rc = 0;
+    v->sorter_running = pthread_create(&v->sorter, NULL, sorter_main, v) == 0;
+}
+
+static int join_sorter(rs_validator *v)
+{
+    if (!v->sorter_running)
+        return 0;
+    pthread_join(v->sorter, NULL);
+    v->sorter_running = false;
+    return v->sorter_rc;
 }
 
 static int finish_names(rs_validator *v, rs_err *err)
 {
-    uint64_t most = 0;
-    for (int t = 0; t < RS_HISTORY; t++)
-        if (v->nrec[t] > most)
-            most = v->nrec[t];
-    name_ref *tmp = NULL;
-    uint64_t *count = NULL;
-    if (most >= 2 && (most > SIZE_MAX / sizeof *tmp || !(tmp = malloc((size_t)most * sizeof *tmp)) ||
-                      !(count = malloc(RADIX_SIZE * sizeof *count)))) {
-        free(tmp);
+    if (join_sorter(v))
         return nomem(err);
-    }
     for (int t = 0; t < RS_HISTORY; t++) {
-        uint64_t n = v->nrec[t];
-        if (n < 2)
-            continue;
-        name_ref *a = v->names[t];
-        radix_sort_names(a, tmp, count, n);
-        for (uint64_t i = 1; i < n; i++)
-            if (a[i].fp == a[i - 1].fp)
-                violate(v, R_UNIQUE_NAMES, t, (int64_t)a[i].pos + 1, "its name repeats that of %s %llu",
-                        rs_type_name((rs_type)t), (unsigned long long)a[i - 1].pos + 1);
-        /* The sorted array is not needed again; free it early. */
-        free(v->names[t]);
-        v->names[t] = NULL;
-        v->cap_names[t] = 0;
+        if (!v->dups[t].done && find_dups(v, t))
+            return nomem(err);
+        const name_dups *d = &v->dups[t];
+        if (d->count)
+            violate_n(v, R_UNIQUE_NAMES, t, (int64_t)d->pos + 1, d->count, "its name repeats that of %s %llu",
+                      rs_type_name((rs_type)t), (unsigned long long)d->prev + 1);
     }
-    free(tmp);
-    free(count);
     return 0;
 }
 
@@ -1200,6 +1393,7 @@ void rs_validator_free(rs_validator *v)
 {
     if (!v)
         return;
+    join_sorter(v); /* it may still be sorting when feeding failed */
     free(v->reps);
     free(v->accs);
     free(v->opps);
@@ -1261,15 +1455,16 @@ uint64_t rs_validator_violations(const rs_validator *v)
 uint64_t rs_validator_bytes_for(uint64_t reps, uint64_t accounts, uint64_t opportunities)
 {
     /* Saturating: counts come from untrusted headers. */
-    const uint64_t per[3] = {sizeof(rep_st) + sizeof(name_ref), sizeof(acc_st) + sizeof(name_ref),
-                             sizeof(opp_st) + sizeof(name_ref)};
+    const uint64_t per[3] = {sizeof(rep_st) + sizeof(uint64_t), sizeof(acc_st) + sizeof(uint64_t),
+                             sizeof(opp_st) + sizeof(uint64_t)};
     const uint64_t n[3] = {reps, accounts, opportunities};
-    /* finish sorts names through a copy of the largest type's. */
+    /* Repeated names are found through (fingerprint, position) pairs of
+     * one type at a time, the largest at most. */
     uint64_t most = reps > accounts ? reps : accounts;
     most = most > opportunities ? most : opportunities;
     if (most > UINT64_MAX / sizeof(name_ref) / 2)
         return UINT64_MAX;
-    uint64_t total = most * sizeof(name_ref) + RADIX_SIZE * sizeof(uint64_t);
+    uint64_t total = most * sizeof(name_ref) + 2 * DUP_SMALL * sizeof(uint32_t);
     for (int i = 0; i < 3; i++) {
         if (n[i] > (UINT64_MAX - total) / per[i])
             return UINT64_MAX;

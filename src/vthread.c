@@ -1,7 +1,7 @@
 /* A validator on its own thread (vthread.h). The producer fills one batch at
  * a time, copying each record's strings into the batch's arena as offsets
  * (the arena may move while it grows); the thread checks full batches in
- * order and hands them back. Four batches in all bound the memory. */
+ * order and hands them back. VTHREAD_BATCHES batches in all bound the memory. */
 #include "vthread.h"
 
 #include <pthread.h>
@@ -10,9 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Large enough that handing a batch over (a wake-up) is rare. */
+/* Large enough that handing a batch over is cheap. */
 #define VTHREAD_BATCH 1024
-#define VTHREAD_BATCHES 4
+#define VTHREAD_BATCHES 8
+/* A checker that ran out of batches sleeps until this many are queued:
+ * waking it costs the producer a system call, so it is woken once for
+ * several batches rather than for each (it is the faster side). */
+#define VTHREAD_WAKE 4
+#define VTHREAD_PREFETCH 8
 
 typedef struct vbatch {
     rs_entity e[VTHREAD_BATCH]; /* strings as offsets into arena */
@@ -32,6 +37,7 @@ struct rs_vthread {
     pthread_cond_t cv_full, cv_free;
     vbatch *free_list;       /* empty batches */
     vbatch *q_head, *q_tail; /* full batches, in order */
+    size_t nq;               /* how many */
     vbatch *cur;             /* the producer's, being filled */
     bool done, cancel;       /* no more batches; stop at once */
     int stopped;             /* the thread stopped at a problem (atomic) */
@@ -48,12 +54,17 @@ struct rs_vthread {
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        rs_entity e = b->e[i];
-        for (unsigned k = 0; k < e.nfields; k++)
-            if (e.v[k].kind == RS_VAL_STR)
-                e.v[k].s = b->arena + (uintptr_t)e.v[k].s;
+        /* The rep or account a record refers to is a cache miss away:
+         * asked for a few records ahead, it is there in time. */
+        if (i + VTHREAD_PREFETCH < b->n)
+            rs_validator_prefetch(t->v, &b->e[i + VTHREAD_PREFETCH]);
+        /* Offsets become pointers in place: the batch is refilled after. */
+        rs_entity *e = &b->e[i];
+        for (unsigned k = 0; k < e->nfields; k++)
+            if (e->v[k].kind == RS_VAL_STR)
+                e->v[k].s = b->arena + (uintptr_t)e->v[k].s;
         rs_err verr;
-        int rc = rs_validator_feed_entity(t->v, &e, &verr);
+        int rc = rs_validator_feed_entity(t->v, e, &verr);
         bool stop = rc != 0;
         if (!stop) {
             uint64_t nv = rs_validator_violations(t->v);
@@ -80,8 +91,10 @@ static void *run(void *arg)
     rs_vthread *t = arg;
     for (;;) {
         pthread_mutex_lock(&t->mu);
-        while (!t->q_head && !t->done && !t->cancel)
-            pthread_cond_wait(&t->cv_full, &t->mu);
+        /* Drains the queue once awake. */
+        if (!t->q_head)
+            while (t->nq < VTHREAD_WAKE && !t->done && !t->cancel)
+                pthread_cond_wait(&t->cv_full, &t->mu);
         if (t->cancel || !t->q_head) {
             pthread_mutex_unlock(&t->mu);
             return NULL;
@@ -90,6 +103,7 @@ static void *run(void *arg)
         t->q_head = b->next;
         if (!t->q_head)
             t->q_tail = NULL;
+        t->nq--;
         pthread_mutex_unlock(&t->mu);
 
         bool stop = check_batch(t, b);
@@ -141,7 +155,8 @@ static void push(rs_vthread *t, vbatch *b)
     else
         t->q_head = b;
     t->q_tail = b;
-    pthread_cond_signal(&t->cv_full);
+    if (++t->nq >= VTHREAD_WAKE)
+        pthread_cond_signal(&t->cv_full);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -167,10 +182,22 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t li
     if (!t->cur && !(t->cur = take(t)))
         return 1;
     vbatch *b = t->cur;
+    /* A record's strings usually lie in its line, in order and close
+     * together: then one copy of their span is cheaper than one each. */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
     size_t need = 0;
-    for (unsigned k = 0; k < e->nfields; k++)
-        if (e->v[k].kind == RS_VAL_STR)
-            need += e->v[k].len;
+    for (unsigned k = 0; k < e->nfields; k++) {
+        const rs_value *v = &e->v[k];
+        if (v->kind != RS_VAL_STR || !v->len)
+            continue;
+        need += v->len;
+        uintptr_t p = (uintptr_t)v->s;
+        lo = p < lo ? p : lo;
+        hi = p + v->len > hi ? p + v->len : hi;
+    }
+    bool span = need && hi - lo <= need + 256;
+    if (span)
+        need = hi - lo;
     if (b->alen + need > b->acap) {
         size_t cap = b->acap ? b->acap : 64 << 10;
         while (cap < b->alen + need)
@@ -184,15 +211,25 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t li
     rs_entity *c = &b->e[b->n];
     c->type = e->type;
     c->nfields = e->nfields;
-    memcpy(c->v, e->v, e->nfields * sizeof *e->v);
+    if (span)
+        memcpy(b->arena + b->alen, (const char *)lo, need);
     for (unsigned k = 0; k < e->nfields; k++) {
-        if (e->v[k].kind != RS_VAL_STR)
+        const rs_value *v = &e->v[k];
+        c->v[k] = *v;
+        if (v->kind != RS_VAL_STR)
             continue;
-        if (e->v[k].len)
-            memcpy(b->arena + b->alen, e->v[k].s, e->v[k].len);
-        c->v[k].s = (const char *)(uintptr_t)b->alen;
-        b->alen += e->v[k].len;
+        size_t off = b->alen;
+        if (span) {
+            if (v->len)
+                off += (uintptr_t)v->s - lo;
+        } else if (v->len) {
+            memcpy(b->arena + b->alen, v->s, v->len);
+            b->alen += v->len;
+        }
+        c->v[k].s = (const char *)(uintptr_t)off;
     }
+    if (span)
+        b->alen += need;
     b->line[b->n] = line;
     b->input[b->n] = input;
     if (++b->n == VTHREAD_BATCH) {

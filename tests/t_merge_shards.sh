@@ -51,7 +51,7 @@ order() { python3 -c 'import random, sys; f = sys.argv[2:]; random.Random(int(sy
 n_opp=20000
 quick && n_opp=3000
 # Small enough that sorting spills. The data-model checks would take most of
-# such a budget (they keep about 48 bytes per rep, account and opportunity,
+# such a budget (they keep about 40 bytes per rep, account and opportunity,
 # out of --memory), so the sorting cases skip them; one case below sorts,
 # spills and checks.
 MEM="1M --no-validate"
