@@ -816,9 +816,13 @@ int rs_settings_check(const rs_settings *s, rs_err *err)
     for (size_t i = 0; i < s->nproducts; i++) {
         if (!s->products[i][0])
             FAIL("PRODUCTS: empty product name");
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(s->products[i], s->products[j]) == 0)
-                FAIL("PRODUCTS: \"%.64s\" is listed twice", s->products[i]);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->products[i], s->products[j]) == 0) {
+                char shown[72]; /* a name may hold a newline: one line, as every message */
+                one_line(s->products[i], shown, sizeof shown);
+                FAIL("PRODUCTS: \"%s\" is listed twice", shown);
+            }
+        }
     }
     if (s->opps_per_account_min > s->opps_per_account_max)
         FAIL("OPPS_PER_ACCOUNT_MIN is greater than OPPS_PER_ACCOUNT_MAX");
