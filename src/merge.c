@@ -639,7 +639,7 @@ static int emit(merge *m, const rs_entity *e, bool canonical, size_t input, uint
     if (m->vt) {
         /* Checked on the other thread; it stops at the first violation and
          * says at which line. */
-        int rc = rs_vthread_feed(m->vt, e, input, line);
+        int rc = rs_vthread_feed(m->vt, e, canonical, input, line);
         if (rc == 1)
             return check_stopped(m);
         if (rc)

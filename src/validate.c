@@ -192,8 +192,6 @@ struct rs_validator {
 
 /* ---- helpers ---- */
 
-/* A 64-bit fingerprint of a string: 8-byte blocks chained through a
- * bijective mix, seeded with the length. */
 /* A 64-bit fingerprint of a string: one multiply and shift a word, a full
  * mix at the end (names are compared by fingerprint, so it is hot). */
 static uint64_t fp64(const char *s, size_t n)

@@ -175,15 +175,17 @@ static vbatch *take(rs_vthread *t)
     return b;
 }
 
-int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t line)
+int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t input, uint64_t line)
 {
     if (__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
         return 1;
     if (!t->cur && !(t->cur = take(t)))
         return 1;
     vbatch *b = t->cur;
-    /* A record's strings usually lie in its line, in order and close
-     * together: then one copy of their span is cheaper than one each. */
+    /* A canonical line's strings lie in that line, in order and close
+     * together: then one copy of their span is cheaper than one each.
+     * Strings of other records may sit in separate allocations, and the
+     * bytes between those are not ours to read. */
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     size_t need = 0;
     for (unsigned k = 0; k < e->nfields; k++) {
@@ -195,7 +197,7 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t li
         lo = p < lo ? p : lo;
         hi = p + v->len > hi ? p + v->len : hi;
     }
-    bool span = need && hi - lo <= need + 256;
+    bool span = one_line && need && hi - lo <= need + 256;
     if (span)
         need = hi - lo;
     if (b->alen + need > b->acap) {

@@ -10,15 +10,18 @@
 #ifndef RS_VTHREAD_H
 #define RS_VTHREAD_H
 
+#include <stdbool.h>
 #include "validate.h"
 
 typedef struct rs_vthread rs_vthread;
 
 /* Starts the thread over v, which it uses alone until rs_vthread_join. */
 int rs_vthread_start(rs_vthread **out, rs_validator *v, rs_err *err);
-/* Queues a copy of e, found at line of input. Returns 0, 1 once the thread
- * has stopped at a problem (see rs_vthread_problem), or RS_ENOMEM. */
-int rs_vthread_feed(rs_vthread *t, const rs_entity *e, size_t input, uint64_t line);
+/* Queues a copy of e, found at line of input. one_line: e's strings all
+ * lie in one buffer (a canonical NDJSON line), so the span between them may
+ * be copied whole. Returns 0, 1 once the thread has stopped at a problem
+ * (see rs_vthread_problem), or RS_ENOMEM. */
+int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t input, uint64_t line);
 /* Hands over what is queued and waits for the thread to check it and end;
  * the validator is then the caller's again. */
 void rs_vthread_join(rs_vthread *t);
