@@ -203,6 +203,11 @@ jq '.opportunities[6].accountId = 99999' "$work/good.json" >"$work/bad.json"
 fails_with "--lenient: a broken foreign key still fails" '^FAIL foreign-keys: opportunity 7 ' --lenient "$work/bad.json"
 
 clean "hand-written tiny stream" --settings "$fx/tiny.settings" "$fx/tiny.ndjson"
+# Accounts 1 and 2 are named "IAjClNkd@ A @   " and "KxtngCYMsH~Y`aa]", whose
+# name fingerprints were equal before they took a per-run key: two names,
+# not a repeat, so the stream is valid and merges.
+clean "names that collided under an unkeyed fingerprint" "$fx/fp-collision.ndjson"
+check "merge: names that collided under an unkeyed fingerprint" "$RS" merge -o "$work/fp.json" "$fx/fp-collision.ndjson"
 fails_with "hand-written tiny stream with default quota bounds" '^FAIL quota: rep 1 \(3 violations\)' "$fx/tiny.ndjson"
 fails_with "another tool's data.json: formulas and history" '^FAIL history-coherence: opportunity_history 5 ' \
     --settings "$fx/tiny.settings" "$fx/other-tool.json"
