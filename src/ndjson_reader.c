@@ -845,6 +845,17 @@ static void ahead_halt(ahead *a)
     a->joined = true;
 }
 
+/* Frees a, whose thread is not running (joined, or never started). */
+static void ahead_free(ahead *a)
+{
+    for (int i = 0; i < AHEAD_SLOTS; i++)
+        free(a->slot[i].buf);
+    pthread_cond_destroy(&a->cv_data);
+    pthread_cond_destroy(&a->cv_room);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
 /* Stops the thread and drops what it read and the reader did not take. */
 static void ahead_stop(rs_ndjson_reader *r)
 {
@@ -852,12 +863,7 @@ static void ahead_stop(rs_ndjson_reader *r)
     if (!a)
         return;
     ahead_halt(a);
-    for (int i = 0; i < AHEAD_SLOTS; i++)
-        free(a->slot[i].buf);
-    pthread_cond_destroy(&a->cv_data);
-    pthread_cond_destroy(&a->cv_room);
-    pthread_mutex_destroy(&a->mu);
-    free(a);
+    ahead_free(a);
     r->ah = NULL;
 }
 
@@ -872,25 +878,18 @@ static void ahead_start(rs_ndjson_reader *r)
     ahead *a = calloc(1, sizeof *a);
     if (!a)
         return;
-    for (int i = 0; i < AHEAD_SLOTS; i++) {
-        if (!(a->slot[i].buf = malloc(AHEAD_SLOT))) {
-            for (int j = 0; j < i; j++)
-                free(a->slot[j].buf);
-            free(a);
-            return;
-        }
-    }
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv_data, NULL);
     pthread_cond_init(&a->cv_room, NULL);
+    for (int i = 0; i < AHEAD_SLOTS; i++) {
+        if (!(a->slot[i].buf = malloc(AHEAD_SLOT))) {
+            ahead_free(a);
+            return;
+        }
+    }
     r->ah = a;
     if (pthread_create(&a->th, NULL, ahead_main, r) != 0) {
-        for (int i = 0; i < AHEAD_SLOTS; i++)
-            free(a->slot[i].buf);
-        pthread_cond_destroy(&a->cv_data);
-        pthread_cond_destroy(&a->cv_room);
-        pthread_mutex_destroy(&a->mu);
-        free(a);
+        ahead_free(a);
         r->ah = NULL;
     }
 }

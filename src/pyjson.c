@@ -305,6 +305,26 @@ int rs_pyj_array_begin(rs_pyj *w, const char *key)
     return 0;
 }
 
+/* The start of an element of a type's array, up to its first value (the
+ * id), at the end of the buffer; the caller has made room. */
+static char *element_open(rs_pyj *w)
+{
+    char *d = w->buf + w->len;
+    if (w->compact)
+        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
+    else
+        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
+    w->nelem++;
+    return d;
+}
+
+/* Field i's key and separator, copied from its 32-byte slot. */
+static inline char *element_key(const rs_pyj *w, rs_type t, unsigned i, char *d)
+{
+    memcpy(d, w->keys[t][i], 32);
+    return d + w->keylen[t][i];
+}
+
 /* rs_pyj_entity when every string is short (nearly always; 256 bytes keep
  * the room asked for well below what pyj_room allows): room for the
  * whole element is made once, and a cursor in a register writes it. The
@@ -314,18 +334,11 @@ static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
     int rc;
     if ((rc = pyj_room(w, need + 32)))
         return rc;
-    char *d = w->buf + w->len;
-    if (w->compact)
-        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
-    else
-        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
-    w->nelem++;
+    char *d = element_open(w);
     for (unsigned i = 0; i < e->nfields; i++) {
         const rs_value *v = &e->v[i];
-        if (i > 0) {
-            memcpy(d, w->keys[e->type][i], 32);
-            d += w->keylen[e->type][i];
-        }
+        if (i > 0)
+            d = element_key(w, e->type, i, d);
         switch (v->kind) {
         case RS_VAL_INT: d = rs_put_i64(d, v->i); break;
         case RS_VAL_STR:
@@ -414,18 +427,11 @@ int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
     int rc;
     if ((rc = pyj_room(w, need + 32)))
         return rc;
-    char *d = w->buf + w->len;
-    if (w->compact)
-        d = w->nelem ? RS_FMT_LIT(d, ", {\"id\": ") : RS_FMT_LIT(d, "{\"id\": ");
-    else
-        d = w->nelem ? RS_FMT_LIT(d, ",\n    {\n      \"id\": ") : RS_FMT_LIT(d, "\n    {\n      \"id\": ");
-    w->nelem++;
+    char *d = element_open(w);
     for (unsigned i = 0; i < e->nfields; i++) {
         const rs_value *v = &e->v[i];
-        if (i > 0) {
-            memcpy(d, w->keys[e->type][i], 32);
-            d += w->keylen[e->type][i];
-        }
+        if (i > 0)
+            d = element_key(w, e->type, i, d);
         switch (v->kind) {
         case RS_VAL_INT:
             memcpy(d, v->s, v->len);
