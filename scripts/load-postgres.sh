@@ -23,7 +23,9 @@ opportunity_history of a PostgreSQL database.
 Columns are the data model's fields in snake_case (homeState: home_state).
 Needs psql and zstd. Exit status: 0 loaded, 1 failed (nothing loaded), 2 usage."
 
-die() { echo "$prog: $1" >&2; exit "${2:-1}"; }
+# die, check_inputs, check_zstd_files, cat_streams
+# shellcheck source=scripts/load-common.sh
+. "$(dirname "$0")/load-common.sh" || exit 1
 
 conn=() drop=false files=()
 while [ $# -gt 0 ]; do
@@ -37,11 +39,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#files[@]} -gt 0 ] || files=(-)
-for f in "${files[@]}"; do
-    [ "$f" = - ] || [ -r "$f" ] || die "$f: cannot read"
-done
-command -v psql >/dev/null || die "psql not found (Debian package postgresql-client)"
-command -v zstd >/dev/null || die "zstd not found (Debian package zstd)"
+check_inputs psql postgresql-client
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -175,19 +173,8 @@ COMMIT;
 SQL
 } >"$tmp/load.sql"
 
-# zstd files are tested whole first: a damaged one stops the load before it
-# starts rather than loading the records before the damage. Only regular
-# files: a pipe (`<(...)`) can be read once, so its zstd data is checked as
-# it loads, which fails the one transaction all the same.
-for f in "${files[@]}"; do
-    [ -f "$f" ] && [ "$(head -c 4 -- "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
-        ! zstd -qt -- "$f" 2>/dev/null && die "$f: damaged zstd data; nothing loaded"
-done
-# The streams, decompressed when they are zstd (-f passes plain text on).
-# Their errors are psql's to report: it stops reading when the load fails.
-for f in "${files[@]}"; do
-    if [ "$f" = - ]; then zstd -qdcf; else zstd -qdcf -- "$f"; fi
-done 2>/dev/null | psql -X -q -t -A -v ON_ERROR_STOP=1 "${conn[@]}" -f "$tmp/load.sql" 2>"$tmp/err" >"$tmp/out"
+check_zstd_files
+cat_streams | psql -X -q -t -A -v ON_ERROR_STOP=1 "${conn[@]}" -f "$tmp/load.sql" 2>"$tmp/err" >"$tmp/out"
 st=${PIPESTATUS[1]}
 if [ "$st" != 0 ] || [ -s "$tmp/err" ]; then
     # psql's first error, with its detail, as one line.

@@ -23,7 +23,9 @@ booleans are 0/1 and dates YYYY-MM-DD text. Needs sqlite3 (3.38 or later,
 for its JSON functions) and zstd.
 Exit status: 0 loaded, 1 failed (nothing loaded), 2 usage."
 
-die() { echo "$prog: $1" >&2; exit "${2:-1}"; }
+# die, check_inputs, check_zstd_files, cat_streams
+# shellcheck source=scripts/load-common.sh
+. "$(dirname "$0")/load-common.sh" || exit 1
 
 drop=false args=()
 while [ $# -gt 0 ]; do
@@ -39,11 +41,7 @@ done
 db=${args[0]}
 files=("${args[@]:1}")
 [ ${#files[@]} -gt 0 ] || files=(-)
-for f in "${files[@]}"; do
-    [ "$f" = - ] || [ -r "$f" ] || die "$f: cannot read"
-done
-command -v sqlite3 >/dev/null || die "sqlite3 not found (Debian package sqlite3)"
-command -v zstd >/dev/null || die "zstd not found (Debian package zstd)"
+check_inputs sqlite3 sqlite3
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -179,20 +177,9 @@ COMMIT;
 SQL
 } >"$tmp/load.sql"
 
-# zstd files are tested whole first: a damaged one stops the load before it
-# starts rather than loading the records before the damage. Only regular
-# files: a pipe (`<(...)`) can be read once, so its zstd data is checked as
-# it loads, which fails the one transaction all the same.
-for f in "${files[@]}"; do
-    [ -f "$f" ] && [ "$(head -c 4 -- "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
-        ! zstd -qt -- "$f" 2>/dev/null && die "$f: damaged zstd data; nothing loaded"
-done
-# The streams, decompressed when they are zstd (-f passes plain text on),
-# one line a record separated by 0x1e for .import --ascii. Their errors are
-# sqlite3's to report: it stops reading when the load fails.
-for f in "${files[@]}"; do
-    if [ "$f" = - ]; then zstd -qdcf; else zstd -qdcf -- "$f"; fi
-done 2>/dev/null | tr '\n' '\036' | sqlite3 -batch -bail "$db" ".read '$tmp/load.sql'" >"$tmp/out" 2>"$tmp/err"
+check_zstd_files
+# One line a record separated by 0x1e, for sqlite3's .import --ascii.
+cat_streams | tr '\n' '\036' | sqlite3 -batch -bail "$db" ".read '$tmp/load.sql'" >"$tmp/out" 2>"$tmp/err"
 st=${PIPESTATUS[2]}
 if [ "$st" != 0 ] || [ -s "$tmp/err" ] || grep -q '^problem: ' "$tmp/out"; then
     msg=$(sed -n 's/^problem: //p' "$tmp/out" | head -1)

@@ -328,8 +328,10 @@ static inline char *element_key(const rs_pyj *w, rs_type t, unsigned i, char *d)
 /* rs_pyj_entity when every string is short (nearly always; 256 bytes keep
  * the room asked for well below what pyj_room allows): room for the
  * whole element is made once, and a cursor in a register writes it. The
- * keys are copied 32 bytes at a time (their slots' size), hence the slack. */
-static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
+ * keys are copied 32 bytes at a time (their slots' size), hence the slack.
+ * canonical: e comes from a canonical NDJSON line (rs_record.canonical),
+ * whose integers' text and plain ASCII strings are copied as they are. */
+static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need, bool canonical)
 {
     int rc;
     if ((rc = pyj_room(w, need + 32)))
@@ -340,10 +342,22 @@ static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
         if (i > 0)
             d = element_key(w, e->type, i, d);
         switch (v->kind) {
-        case RS_VAL_INT: d = rs_put_i64(d, v->i); break;
+        case RS_VAL_INT:
+            if (canonical) {
+                memcpy(d, v->s, v->len);
+                d += v->len;
+            } else {
+                d = rs_put_i64(d, v->i);
+            }
+            break;
         case RS_VAL_STR:
             *d++ = '"';
-            d += rs_pyj_escape(d, v->s, v->len);
+            if (canonical) {
+                memcpy(d, v->s, v->len);
+                d += v->len;
+            } else {
+                d += rs_pyj_escape(d, v->s, v->len);
+            }
             *d++ = '"';
             break;
         case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
@@ -366,7 +380,7 @@ int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
             need = 0; /* a long string: pieces, as below */
     }
     if (need)
-        return pyj_entity_short(w, e, need);
+        return pyj_entity_short(w, e, need, false);
     if ((rc = pyj_room(w, 64)))
         return rc;
     if (w->compact) {
@@ -424,32 +438,7 @@ int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
     /* Long strings: pieces, as rs_pyj_entity writes them. */
     if (need > 8192)
         return rs_pyj_entity(w, e);
-    int rc;
-    if ((rc = pyj_room(w, need + 32)))
-        return rc;
-    char *d = element_open(w);
-    for (unsigned i = 0; i < e->nfields; i++) {
-        const rs_value *v = &e->v[i];
-        if (i > 0)
-            d = element_key(w, e->type, i, d);
-        switch (v->kind) {
-        case RS_VAL_INT:
-            memcpy(d, v->s, v->len);
-            d += v->len;
-            break;
-        case RS_VAL_STR:
-            *d++ = '"';
-            memcpy(d, v->s, v->len);
-            d += v->len;
-            *d++ = '"';
-            break;
-        case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
-        case RS_VAL_NULL: d = RS_FMT_LIT(d, "null"); break;
-        }
-    }
-    d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
-    w->len = (size_t)(d - w->buf);
-    return 0;
+    return pyj_entity_short(w, e, need, true);
 }
 
 int rs_pyj_raw_elements(rs_pyj *w, const char *p, size_t n, uint64_t count)
