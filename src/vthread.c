@@ -1,7 +1,9 @@
 /* A validator on its own thread (vthread.h). The producer fills one batch at
- * a time, copying each record's strings into the batch's arena as offsets
- * (the arena may move while it grows); the thread checks full batches in
- * order and hands them back. VTHREAD_BATCHES batches in all bound the memory. */
+ * a time, copying each record into it in a compact form (a third of an
+ * rs_entity: the copy crosses between cores, so its size is what costs) and
+ * its strings into the batch's arena, as offsets (the arena may move while
+ * it grows); the thread checks full batches in order and hands them back.
+ * VTHREAD_BATCHES batches in all bound the memory. */
 #include "vthread.h"
 
 #include <pthread.h>
@@ -18,9 +20,21 @@
  * several batches rather than for each (it is the faster side). */
 #define VTHREAD_WAKE 4
 #define VTHREAD_PREFETCH 8
+/* A batch is handed over early once its arena holds this much, so that
+ * string offsets fit in 32 bits (a record is at most 16 MiB). */
+#define VTHREAD_ARENA_MAX (1u << 30)
+
+/* A record as the checker needs it: per field its kind and one word, the
+ * value (integers, booleans) or the string's arena offset (high half) and
+ * length (low half). */
+typedef struct vrec {
+    uint8_t type, nfields;
+    uint8_t kind[RS_MAX_FIELDS];
+    uint64_t val[RS_MAX_FIELDS];
+} vrec;
 
 typedef struct vbatch {
-    rs_entity e[VTHREAD_BATCH]; /* strings as offsets into arena */
+    vrec r[VTHREAD_BATCH];
     uint64_t line[VTHREAD_BATCH];
     size_t input[VTHREAD_BATCH];
     size_t n;
@@ -50,21 +64,40 @@ struct rs_vthread {
     vbatch batches[VTHREAD_BATCHES];
 };
 
+/* The record back as an rs_entity, its strings in the batch's arena. */
+static void unpack(const vbatch *b, const vrec *r, rs_entity *e)
+{
+    e->type = (rs_type)r->type;
+    e->nfields = r->nfields;
+    for (unsigned k = 0; k < r->nfields; k++) {
+        rs_value *v = &e->v[k];
+        v->kind = (rs_vkind)r->kind[k];
+        v->i = 0;
+        v->s = NULL;
+        v->len = 0;
+        if (v->kind == RS_VAL_STR) {
+            v->s = b->arena + (r->val[k] >> 32);
+            v->len = (uint32_t)r->val[k];
+        } else {
+            v->i = (int64_t)r->val[k];
+        }
+    }
+}
+
 /* Checks one batch in order; true when it stopped at a problem. */
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
+    rs_entity e, ahead;
     for (size_t i = 0; i < b->n; i++) {
         /* The rep or account a record refers to is a cache miss away:
          * asked for a few records ahead, it is there in time. */
-        if (i + VTHREAD_PREFETCH < b->n)
-            rs_validator_prefetch(t->v, &b->e[i + VTHREAD_PREFETCH]);
-        /* Offsets become pointers in place: the batch is refilled after. */
-        rs_entity *e = &b->e[i];
-        for (unsigned k = 0; k < e->nfields; k++)
-            if (e->v[k].kind == RS_VAL_STR)
-                e->v[k].s = b->arena + (uintptr_t)e->v[k].s;
+        if (i + VTHREAD_PREFETCH < b->n) {
+            unpack(b, &b->r[i + VTHREAD_PREFETCH], &ahead);
+            rs_validator_prefetch(t->v, &ahead);
+        }
+        unpack(b, &b->r[i], &e);
         rs_err verr;
-        int rc = rs_validator_feed_entity(t->v, e, &verr);
+        int rc = rs_validator_feed_entity(t->v, &e, &verr);
         bool stop = rc != 0;
         if (!stop) {
             uint64_t nv = rs_validator_violations(t->v);
@@ -192,6 +225,8 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
         const rs_value *v = &e->v[k];
         if (v->kind != RS_VAL_STR || !v->len)
             continue;
+        if (v->len > UINT32_MAX)
+            return RS_ENOMEM; /* cannot happen: records are at most 16 MiB */
         need += v->len;
         uintptr_t p = (uintptr_t)v->s;
         lo = p < lo ? p : lo;
@@ -210,16 +245,18 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
         b->arena = grown;
         b->acap = cap;
     }
-    rs_entity *c = &b->e[b->n];
-    c->type = e->type;
-    c->nfields = e->nfields;
+    vrec *c = &b->r[b->n];
+    c->type = (uint8_t)e->type;
+    c->nfields = (uint8_t)e->nfields;
     if (span)
         memcpy(b->arena + b->alen, (const char *)lo, need);
     for (unsigned k = 0; k < e->nfields; k++) {
         const rs_value *v = &e->v[k];
-        c->v[k] = *v;
-        if (v->kind != RS_VAL_STR)
+        c->kind[k] = (uint8_t)v->kind;
+        if (v->kind != RS_VAL_STR) {
+            c->val[k] = (uint64_t)v->i;
             continue;
+        }
         size_t off = b->alen;
         if (span) {
             if (v->len)
@@ -228,13 +265,13 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
             memcpy(b->arena + b->alen, v->s, v->len);
             b->alen += v->len;
         }
-        c->v[k].s = (const char *)(uintptr_t)off;
+        c->val[k] = (uint64_t)off << 32 | v->len;
     }
     if (span)
         b->alen += need;
     b->line[b->n] = line;
     b->input[b->n] = input;
-    if (++b->n == VTHREAD_BATCH) {
+    if (++b->n == VTHREAD_BATCH || b->alen >= VTHREAD_ARENA_MAX) {
         push(t, b);
         t->cur = NULL;
     }
