@@ -315,6 +315,52 @@ static void test_ndjson_bad_bytes(void **state)
     unlink(path);
 }
 
+/* Compact lines as generate writes them are parsed on a fast path that
+ * copies their strings into data.json as they are; a string with anything
+ * needing care (an escape, DEL, a byte >= 0x80) must leave it, wherever in
+ * the string that byte stands (the scan takes 16 and 8 bytes at a time). */
+static void test_ndjson_canonical_strings(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {"\\\\", "\\/", "\x7f", "\xc3\xa9", "\\u0041"};
+    char line[256], name[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k <= sizeof odd / sizeof odd[0]; k++) {
+                /* k == the count: no odd byte (the plain case) */
+                if (k == sizeof odd / sizeof odd[0] && at > 0)
+                    continue;
+                memset(name, 'a' + (int)(len % 26), len);
+                size_t n = len;
+                if (k < sizeof odd / sizeof odd[0]) {
+                    size_t m = strlen(odd[k]);
+                    memmove(name + at + m, name + at, len - at);
+                    memcpy(name + at, odd[k], m);
+                    n += m;
+                }
+                name[n] = '\0';
+                int w = snprintf(line, sizeof line, "{\"type\":\"territory\",\"data\":{\"id\":1,\"name\":\"%s\"}}\n", name);
+                const char *path = write_tmp(line, (size_t)w);
+                rs_ndjson_reader *r;
+                rs_record rec;
+                rs_err err;
+                assert_int_equal(rs_ndjson_open(&r, path, &err), 0);
+                assert_int_equal(rs_ndjson_next(r, &rec, &err), 1);
+                bool plain = k == sizeof odd / sizeof odd[0];
+                if (rec.canonical != plain)
+                    fail_msg("\"%s\": canonical %d, want %d", name, rec.canonical, plain);
+                const rs_value *v = &rec.entity.v[1];
+                assert_int_equal(v->kind, RS_VAL_STR);
+                /* The value as decoded: escapes undone, raw bytes kept. */
+                size_t want_len = plain ? len : k == 0 || k == 1 || k == 2 || k == 4 ? len + 1 : len + 2;
+                assert_int_equal(v->len, want_len);
+                rs_ndjson_close(r);
+                unlink(path);
+            }
+        }
+    }
+}
+
 /* A line past 16 MiB fails without reading (or holding) the rest. */
 static void test_ndjson_long_line(void **state)
 {
@@ -920,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_ndjson_bad_fields),
         cmocka_unit_test(test_ndjson_bad_header_footer),
         cmocka_unit_test(test_ndjson_bad_bytes),
+        cmocka_unit_test(test_ndjson_canonical_strings),
         cmocka_unit_test(test_ndjson_long_line),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_jscan_split_across_calls),
