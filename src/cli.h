@@ -84,6 +84,7 @@ void cli_check_free(cli_check *c);
 
 /* Subcommands: each returns the process exit status. */
 int cmd_generate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_split(int argc, char **argv);

@@ -3,6 +3,8 @@
 #include "lineframe.h"
 #include "net.h"
 #include "outfile.h"
+#include "fdio.h"
+#include "plan.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +32,10 @@ static const char usage[] =
     "                        opportunity,opportunity_history)\n"
     "  --shard K/N           emit only shard K of N (each type's ids cut into N\n"
     "                        near-equal ranges; merge puts the shards together)\n"
+    "  --plan FILE           skip the analysis passes (two sweeps over every\n"
+    "                        account, the same for every shard): take their\n"
+    "                        results from FILE, written by `revops-stream plan`\n"
+    "                        with the same settings; the bytes stay the same\n"
     "  -j, --threads N       worker threads (default: online CPUs); the output\n"
     "                        does not depend on it\n"
     "  -o PATH               write to PATH atomically instead of stdout\n"
@@ -57,11 +63,31 @@ static const char usage[] =
     "  --version             show the version\n"
     "\n"
     "Order of precedence: --settings files, then --set, then the options above.\n"
-    "Commands: generate (default), merge, validate, split; see COMMAND --help.\n";
+    "Commands: generate (default), plan, merge, validate, split; see COMMAND --help.\n";
+
+static const char plan_usage[] =
+    "usage: revops-stream plan [OPTIONS]\n"
+    "\n"
+    "Runs generate's analysis passes (the global amount factor and every\n"
+    "territory's pipeline: two sweeps over all accounts) and writes their\n"
+    "results as one JSON line. Shards given it with --plan skip the passes, so\n"
+    "each costs only its own share of the data set.\n"
+    "\n"
+    "  --seed N, --reps N, --accounts N, --opportunities N, --as-of YYYY-MM-DD,\n"
+    "  --set NAME=VALUE, --settings FILE, --vocab DIR\n"
+    "                        the data set, as for generate (each shard must be\n"
+    "                        given the same)\n"
+    "  -j, --threads N       threads for the passes (default: online CPUs)\n"
+    "  -o PATH               write to PATH atomically instead of stdout\n"
+    "  -h, --help            show this help\n"
+    "  --version             show the version\n"
+    "\n"
+    "Example: revops-stream plan --opportunities 100000000 -o plan.json\n"
+    "         revops-stream --opportunities 100000000 --plan plan.json --shard 3/8 -o s3.zst\n";
 
 enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
        OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS, OPT_OUTPUT, OPT_CONNECT_TIMEOUT, OPT_LISTEN,
-       OPT_MAX_CLIENTS, OPT_ONCE, OPT_KAFKA_KEY, OPT_RATE, OPT_PROGRESS, OPT_QUIET };
+       OPT_MAX_CLIENTS, OPT_ONCE, OPT_KAFKA_KEY, OPT_RATE, OPT_PROGRESS, OPT_QUIET, OPT_PLAN };
 
 static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -86,6 +112,7 @@ static const struct option long_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"plan", required_argument, NULL, OPT_PLAN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -313,7 +340,89 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int cmd_generate(int argc, char **argv)
+/* The options of `plan`: those that say which data set, and -j, -o. */
+static bool plan_option(int c)
+{
+    switch (c) {
+    case OPT_SEED: case OPT_REPS: case OPT_ACCOUNTS: case OPT_OPPS: case OPT_AS_OF: case OPT_SET:
+    case OPT_SETTINGS: case OPT_VOCAB: case 'j': case 'o': case 'h': case OPT_VERSION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *long_name(int c)
+{
+    for (const struct option *o = long_options; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+/* A plan file's text: at most RS_PLAN_MAX bytes (one more is read to tell). */
+static int read_plan(const char *path, char **text, size_t *len, rs_err *err)
+{
+    int fd;
+    bool own;
+    char name[256];
+    int rc = rs_fd_open_input(path, &fd, &own, name, sizeof name, err);
+    if (rc) {
+        rs_err inner = *err;
+        snprintf(err->msg, sizeof err->msg, "--plan %s", inner.msg);
+        return rc;
+    }
+    size_t cap = RS_PLAN_MAX + 1, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        rc = RS_ENOMEM;
+    }
+    while (!rc && n < cap) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err->msg, sizeof err->msg, "--plan %.200s: %s", name, strerror(errno));
+            rc = RS_EIO;
+        }
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    if (own)
+        close(fd);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n; /* past RS_PLAN_MAX: refused as too large by the parser */
+    return 0;
+}
+
+/* plan: the passes' results as one JSON line on stdout or in -o PATH. */
+static int write_plan(const rs_gen *g, const char *out_path, rs_err *err)
+{
+    char *text = rs_gen_plan(g);
+    if (!text) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return RS_ENOMEM;
+    }
+    rs_out *out;
+    int rc = rs_out_open(&out, out_path, err);
+    if (!rc) {
+        rc = rs_out_write(out, text, strlen(text), err);
+        if (rc)
+            rs_out_abort(out);
+        else
+            rc = rs_out_commit(out, err);
+    }
+    free(text);
+    return rc;
+}
+
+static int run_generate(int argc, char **argv, bool plan_mode)
 {
     rs_settings s;
     rs_settings_init(&s);
@@ -321,7 +430,9 @@ int cmd_generate(int argc, char **argv)
     memset(&v, 0, sizeof v);
     rs_err err = {{0}};
     int rc = 0, status = 0; /* status: an exit code already reported */
-    const char *vocab_dir = NULL, *out_path = NULL, *generated_at = NULL;
+    const char *vocab_dir = NULL, *out_path = NULL, *generated_at = NULL, *plan_path = NULL;
+    char *plan_text = NULL;
+    size_t plan_len = 0;
     /* Options apply in precedence order after parsing: files, --set, flags. */
     const char **files = calloc((size_t)argc + 1, sizeof *files), **sets = calloc((size_t)argc + 1, sizeof *sets);
     flag *flags = calloc((size_t)argc + 1, sizeof *flags);
@@ -348,7 +459,14 @@ int cmd_generate(int argc, char **argv)
     optind = 0; /* 0: a full reset of GNU getopt (the fuzzer calls us repeatedly) */
     int c;
     while ((c = getopt_long(argc, argv, ":ho:j:", long_options, NULL)) != -1) {
+        if (plan_mode && c != ':' && c != '?' && !plan_option(c)) {
+            snprintf(err.msg, sizeof err.msg, "plan: --%s is an option of generate, not of plan (see plan --help)",
+                     long_name(c));
+            rc = RS_EUSAGE;
+            goto done;
+        }
         switch (c) {
+        case OPT_PLAN: plan_path = optarg; break;
         case OPT_SEED: flags[nflags++] = (flag){"--seed", "SEED", optarg}; break;
         case OPT_REPS: flags[nflags++] = (flag){"--reps", "NUM_REPS", optarg}; break;
         case OPT_ACCOUNTS: flags[nflags++] = (flag){"--accounts", "NUM_ACCOUNTS", optarg}; break;
@@ -409,18 +527,19 @@ int cmd_generate(int argc, char **argv)
             break;
         }
         case 'h':
-            fputs(usage, stdout);
+            fputs(plan_mode ? plan_usage : usage, stdout);
             goto flush_stdout;
         case OPT_VERSION:
             puts("revops-stream " RS_VERSION);
             goto flush_stdout;
         default:
-            status = cli_option_error("generate", c, argv);
+            status = cli_option_error(plan_mode ? "plan" : "generate", c, argv);
             goto done;
         }
     }
     if (optind < argc) {
-        snprintf(err.msg, sizeof err.msg, "generate: unexpected argument \"%s\" (see --help)", argv[optind]);
+        snprintf(err.msg, sizeof err.msg, "%s: unexpected argument \"%s\" (see --help)",
+                 plan_mode ? "plan" : "generate", argv[optind]);
         rc = RS_EUSAGE;
         goto done;
     }
@@ -469,7 +588,7 @@ int cmd_generate(int argc, char **argv)
     } else if ((rc = cli_generated_at(go.generated_at, &err))) {
         goto done;
     }
-    if (out_path && has_suffix(out_path, ".zst") && !zstd_level)
+    if (!plan_mode && out_path && has_suffix(out_path, ".zst") && !zstd_level)
         zstd_level = 3;
 
     rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
@@ -479,11 +598,27 @@ int cmd_generate(int argc, char **argv)
         rc = rs_settings_check(&s, &err);
         goto done;
     }
-    rs_gen *g;
-    if ((rc = rs_gen_create(&g, &s, &v, go.threads, &err)))
+    if (plan_path && (rc = read_plan(plan_path, &plan_text, &plan_len, &err)))
         goto done;
+    rs_gen *g;
+    if (plan_text)
+        rc = rs_gen_create_planned(&g, &s, &v, go.threads, plan_text, plan_len, &err);
+    else
+        rc = rs_gen_create(&g, &s, &v, go.threads, &err);
+    if (rc) {
+        /* The plan's own problems name its file. */
+        if (plan_text && strncmp(err.msg, "plan: ", 6) == 0) {
+            rs_err inner = err;
+            snprintf(err.msg, sizeof err.msg, "--plan %.200s: %s", plan_path, inner.msg + 6);
+        }
+        goto done;
+    }
+    free(plan_text);
+    plan_text = NULL;
     rs_out *out;
-    if (net.output || net.listen) {
+    if (plan_mode) {
+        rc = write_plan(g, out_path, &err);
+    } else if (net.output || net.listen) {
         rc = run_net(g, &go, &net, zstd_level, &fo, &err);
     } else if ((rc = rs_out_open(&out, out_path, &err)) == 0) {
         if (zstd_level)
@@ -503,6 +638,7 @@ flush_stdout:
         rc = RS_EIO;
     }
 done:
+    free(plan_text);
     free(files);
     free(sets);
     free(flags);
@@ -511,4 +647,14 @@ done:
     if (rc)
         return cli_fail(rc, &err);
     return status;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    return run_generate(argc, argv, false);
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    return run_generate(argc, argv, true);
 }

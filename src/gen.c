@@ -1,6 +1,7 @@
 /* Plans a data set (analysis passes) and writes it as an NDJSON stream. */
 #include "fmt.h"
 #include "model.h"
+#include "plan.h"
 #include "rng.h"
 #include "vocab.h"
 
@@ -455,7 +456,8 @@ static int check_name_tokens(const rs_gen *g, rs_err *err)
     return 0;
 }
 
-int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err)
+static int gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, const char *plan,
+                      size_t plan_len, rs_err *err)
 {
     int rc = rs_settings_check(s, err);
     if (rc)
@@ -491,7 +493,7 @@ int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigne
         goto fail;
     if (plan_splits(g) || plan_tables(g))
         goto nomem;
-    rc = plan_amounts(g, err);
+    rc = plan ? rs_plan_apply(g, plan, plan_len, err) : plan_amounts(g, err);
     if (rc)
         goto fail;
     *out = g;
@@ -502,6 +504,17 @@ nomem:
 fail:
     rs_gen_free(g);
     return rc;
+}
+
+int rs_gen_create(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err)
+{
+    return gen_create(out, s, v, threads, NULL, 0, err);
+}
+
+int rs_gen_create_planned(rs_gen **out, const rs_settings *s, const rs_vocab *v, unsigned threads, const char *plan,
+                          size_t plan_len, rs_err *err)
+{
+    return gen_create(out, s, v, threads, plan ? plan : "", plan_len, err);
 }
 
 void rs_gen_free(rs_gen *g)

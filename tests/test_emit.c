@@ -359,6 +359,45 @@ static void test_amounts_kept_and_redrawn(void **state)
     rs_vocab_free(&v);
 }
 
+/* A plan carries the passes' results exactly; one whose check holds but
+ * whose pipelines are not the data set's (made by hand with the check
+ * recomputed) is refused, not trusted. */
+static void test_plan_round_trip_and_forgery(void **state)
+{
+    (void)state;
+    rs_err err;
+    rs_vocab v;
+    assert_int_equal(rs_vocab_builtin(&v, &err), 0);
+    rs_settings s;
+    rs_settings_init(&s);
+    set(&s, "NUM_OPPORTUNITIES", "1000");
+    set(&s, "NUM_ACCOUNTS", "700");
+    set(&s, "NUM_REPS", "300");
+    rs_gen *g, *h;
+    assert_int_equal(rs_gen_create(&g, &s, &v, 2, &err), 0);
+    char *plan = rs_gen_plan(g);
+    assert_non_null(plan);
+    if (rs_gen_create_planned(&h, &s, &v, 1, plan, strlen(plan), &err) != 0)
+        fail_msg("rs_gen_create_planned: %s", err.msg);
+    assert_true(h->k == g->k);
+    assert_int_equal(h->attempt, g->attempt);
+    assert_int_equal(h->pipeline_total, g->pipeline_total);
+    assert_int_equal(h->T, g->T);
+    assert_memory_equal(h->territory_pipeline, g->territory_pipeline, g->T * sizeof *g->territory_pipeline);
+    rs_gen_free(h);
+    free(plan);
+    /* A total that is not the sum of the pipelines. */
+    g->pipeline_total += 1;
+    plan = rs_gen_plan(g);
+    assert_int_equal(rs_gen_create_planned(&h, &s, &v, 1, plan, strlen(plan), &err), RS_EDATA);
+    assert_non_null(strstr(err.msg, "do not fit"));
+    free(plan);
+    assert_int_equal(rs_gen_create_planned(&h, &s, &v, 1, "", 0, &err), RS_EDATA);
+    rs_gen_free(g);
+    rs_settings_free(&s);
+    rs_vocab_free(&v);
+}
+
 static void test_stream_utf8_vocab(void **state)
 {
     (void)state;
@@ -383,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_round_even),
         cmocka_unit_test(test_partition_table),
         cmocka_unit_test(test_amounts_kept_and_redrawn),
+        cmocka_unit_test(test_plan_round_trip_and_forgery),
         cmocka_unit_test(test_stream_builtin),
         cmocka_unit_test(test_stream_utf8_vocab),
     };

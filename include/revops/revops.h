@@ -161,6 +161,14 @@ typedef struct rs_gen_options {
  * v (caller keeps them alive). Returns RS_EUSAGE with a message for
  * impossible configurations. */
 int rs_gen_create(rs_gen **g, const rs_settings *s, const rs_vocab *v, unsigned threads, rs_err *err);
+/* rs_gen_create without the analysis passes (two sweeps over every
+ * account, whatever the shard): their results come from a plan, the text
+ * of a file rs_gen_plan wrote for the same settings and vocabularies. */
+int rs_gen_create_planned(rs_gen **g, const rs_settings *s, const rs_vocab *v, unsigned threads, const char *plan,
+                          size_t plan_len, rs_err *err);
+/* The plan of g as one JSON line ending in a newline (malloc'd; NULL
+ * without memory). */
+char *rs_gen_plan(const rs_gen *g);
 /* Writes the stream (header, the shard's records, footer) through write,
  * which is only ever called from the calling thread. */
 int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx, rs_err *err);

@@ -66,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         status = cmd_split(argc - 1, argv + 1);
     else if (strcmp(sub, "generate") == 0)
         status = cmd_generate(argc - 1, argv + 1);
+    else if (strcmp(sub, "plan") == 0)
+        status = cmd_plan(argc - 1, argv + 1);
     else {
         argv[0] = "generate";
         status = cmd_generate(argc, argv);

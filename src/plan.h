@@ -1,0 +1,15 @@
+/* Plan files (plan.c): the analysis passes' results, to skip them. */
+#ifndef RS_PLAN_H
+#define RS_PLAN_H
+
+#include "revops/revops.h"
+
+#define RS_PLAN_MAX (16u << 20)
+
+/* Takes g's amount factor and territory pipelines from a plan (the text of
+ * a file rs_gen_plan wrote) instead of the passes: g has its territories,
+ * not yet its amounts. RS_EDATA for a file that is not an undamaged plan
+ * of this version, RS_EUSAGE for a plan of other settings. */
+int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err);
+
+#endif
