@@ -160,13 +160,27 @@ fi
 
 # A shard should cost its own share: shard K/8 over the whole run, both -j 1
 # (target <= 0.2; 0.125 is the share itself). 8/8 shows the cost of locating
-# a shard's start, which grows with K if anything does.
+# a shard's start, which grows with K if anything does. Without a plan each
+# shard runs the analysis passes over the whole data set; with --plan
+# (written once by `revops-stream plan`) it does not.
 if $has_shard; then
     for k in 1 8; do
         measure3 "$bin" "${j1[@]}" --shard "$k/8" "${C[@]}"
         row "shard $k/8 time / whole run, $big_label, -j 1" \
             "$(awk -v a="$NS" -v b="$ns_whole" 'BEGIN { printf "%.3f", a / b }') ($(secs "$NS"), peak RSS $RSS)"
     done
+    if "$bin" plan "${j1[@]}" "${C[@]}" -o "$work/plan.json" 2>/dev/null; then
+        for k in 1 8; do
+            measure3 "$bin" "${j1[@]}" --shard "$k/8" --plan "$work/plan.json" "${C[@]}"
+            row "shard $k/8 with --plan / whole run, $big_label, -j 1" \
+                "$(awk -v a="$NS" -v b="$ns_whole" 'BEGIN { printf "%.3f", a / b }') ($(secs "$NS"), peak RSS $RSS)"
+        done
+        measure3 "$bin" plan "${j1[@]}" "${C[@]}"
+        row "plan (the analysis passes alone), $big_label, -j 1" \
+            "$(secs "$NS"), $(awk -v a="$NS" -v b="$ns_whole" 'BEGIN { printf "%.3f", a / b }') of the whole run"
+    else
+        row "shard with --plan" "n/a (no plan subcommand)"
+    fi
 else
     row "shard 1/8 time / whole run" "n/a (no --shard)"
 fi

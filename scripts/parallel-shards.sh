@@ -2,6 +2,7 @@
 # Generates a data set as N shards with GNU parallel (local cores, or ssh hosts
 # that have revops-stream installed) and merges them into one data.json.
 # The merge equals `revops-stream [OPTIONS] | revops-stream merge` byte for byte.
+# The analysis passes run once (revops-stream plan); the shards get --plan.
 #
 # Two ways to carry the shards to the merge:
 #   files (default)  each shard is written zstd-compressed to a temp dir that is
@@ -45,6 +46,9 @@ parallel, then merges them into data.json on stdout or -o PATH.
                         a --memory given; --no-validate skips the checks)
   -h, --help            show this help
 
+First \`revops-stream plan\` runs the analysis passes here, once; each shard
+gets its results (--plan) rather than repeating them over the whole data set
+(a --plan among GENERATE OPTIONS is used as it is).
 Each shard runs single-threaded (-j 1) unless GENERATE OPTIONS say otherwise.
 The settings options among GENERATE OPTIONS (--seed, --reps, --accounts,
 --opportunities, --as-of, --set, --settings, --vocab; spelled in full) go to
@@ -129,17 +133,19 @@ popts=(--will-cite -q --halt now,fail=1 --joblog "$tmp/joblog" "${ssh[@]}")
 [ -n "${SOURCE_DATE_EPOCH:-}" ] && [ ${#ssh[@]} -gt 0 ] && popts+=(--env SOURCE_DATE_EPOCH)
 merge=("$local_bin" merge "${compact[@]}" "${memory[@]}" "${checks[@]}")
 [ -n "$out" ] && merge+=(-o "$out")
-# merge checks every record against the data model: it takes the settings
-# options that the shards were generated with.
-gen_opts=("$@")
+# merge checks every record against the data model, and plan runs the
+# analysis passes: both take the settings options of the shards.
+gen_opts=("$@") settings=() user_plan=false
 for ((i = 0; i < ${#gen_opts[@]}; i++)); do
     case "${gen_opts[i]}" in
         --seed | --reps | --accounts | --opportunities | --as-of | --set | --settings | --vocab)
-            merge+=("${gen_opts[i]}" "${gen_opts[i + 1]:-}"); i=$((i + 1)) ;;
+            settings+=("${gen_opts[i]}" "${gen_opts[i + 1]:-}"); i=$((i + 1)) ;;
         --seed=* | --reps=* | --accounts=* | --opportunities=* | --as-of=* | --set=* | --settings=* | --vocab=*)
-            merge+=("${gen_opts[i]}") ;;
+            settings+=("${gen_opts[i]}") ;;
+        --plan | --plan=*) user_plan=true ;;
     esac
 done
+merge+=("${settings[@]}")
 
 # first_error FILE...: the first line that names a revops-stream error, else the
 # first non-empty line of these files (the failed shard's own stderr comes first).
@@ -172,13 +178,31 @@ report_shard_failure() {
     die "shard ${k:-?}/$shards failed: $msg" "$code"
 }
 
+# The analysis passes (two sweeps over all accounts, the same for every
+# shard) run once, here, with every local core; each shard takes their
+# results with --plan (hosts given with -S get the file from parallel).
+plan=()
+if ! $user_plan; then
+    "$local_bin" plan "${settings[@]}" -o "$tmp/plan.json" 2>"$tmp/plan.err" </dev/null &
+    pids=($!)
+    wait "${pids[0]}"; st=$?
+    pids=()
+    if [ $st != 0 ]; then
+        msg=$(first_error "$tmp/plan.err")
+        [[ "$st" =~ ^[12]$ ]] || st=1
+        die "plan failed: ${msg:-status $st}" "$st"
+    fi
+    plan=(--plan "$tmp/plan.json")
+    [ ${#ssh[@]} -gt 0 ] && popts+=(--basefile "$tmp/plan.json" --cleanup)
+fi
+
 if [ "$mode" = files ]; then
     compress=(--compress "zstd:$level") ext=.ndjson.zst
     [ "$level" = 0 ] && compress=() ext=.ndjson
     # --results stores each job's stdout in the named local file (for ssh hosts
     # too) and its stderr beside it in FILE.err.
     parallel "${popts[@]}" --results "$tmp/shard-{}$ext" \
-        "$gen" --shard "{}/$shards" -j 1 "${compress[@]}" "$@" \
+        "$gen" --shard "{}/$shards" -j 1 "${compress[@]}" "${plan[@]}" "$@" \
         ::: $(seq 1 "$shards") >/dev/null 2>"$tmp/parallel.err" </dev/null &
     pids=($!)
     wait "${pids[0]}"; st=$?
@@ -195,7 +219,7 @@ if [ "$mode" = files ]; then
 else
     mkfifo "$tmp/lines" || die "cannot create a FIFO in $tmp"
     parallel "${popts[@]}" --line-buffer \
-        "$gen" --shard "{}/$shards" -j 1 "$@" \
+        "$gen" --shard "{}/$shards" -j 1 "${plan[@]}" "$@" \
         ::: $(seq 1 "$shards") >"$tmp/lines" 2>"$tmp/parallel.err" </dev/null &
     pids=($!)
     "${merge[@]}" - <"$tmp/lines" 2>"$tmp/merge.err" &

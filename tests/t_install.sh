@@ -14,7 +14,7 @@ mandoc -Tascii "$man" | sed "s/.\x08//g" >"$d/man.txt"
 # The long options each subcommand's --help lists.
 help_options() { "$RS" "$@" --help | grep -E '^ +-' | grep -oE -- '--[a-z][a-z-]+' | sort -u; }
 missing=""
-for sub in generate merge validate split; do
+for sub in generate plan merge validate split; do
     for o in $(help_options $sub); do
         grep -qF -- "$o" "$d/man.txt" || missing="$missing $sub:$o"
     done
@@ -37,7 +37,7 @@ complete_words() {
         _ "$comp" "$@" 2>&1
 }
 missing=""
-for sub in generate merge validate split; do
+for sub in generate plan merge validate split; do
     offered=$(complete_words revops-stream $sub --)
     for o in $(help_options $sub); do
         grep -qx -- "$o" <<<"$offered" || missing="$missing $sub:$o"

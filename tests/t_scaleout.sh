@@ -217,17 +217,26 @@ else
         pass "parallel-shards.sh -n 5 --line-buffer (interleaved lines into merge) = single-process merge"
     else fail "parallel-shards.sh --line-buffer" "status $st: $(cat "$work/err")"; fi
 
-    # A failing shard (a usage error in every shard): one line, its status 2, no output file.
+    # A failing shard (a usage error in every shard, in an option plan does
+    # not take), or a failing plan (impossible counts): one line, status 2,
+    # no output file.
     mkdir "$work/out"
     for mode in "" --line-buffer; do
-        RS_BIN="$RS" "$recipe" -n 3 $mode -o "$work/out/x.json" -- --opportunities 10 --accounts 2 \
-            >"$work/stdout" 2>"$work/err"
-        st=$?
-        if [ $st = 2 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q '^parallel-shards.sh: shard .*revops-stream: ' "$work/err" &&
-           [ ! -s "$work/stdout" ] && [ -z "$(ls -A "$work/out")" ]; then
-            pass "parallel-shards.sh ${mode:-(files)}: a failing shard is one line, status $st, no output"
-        else fail "parallel-shards.sh ${mode:-(files)}: a failing shard" "status $st, stderr: $(cat "$work/err"), left: $(ls -A "$work/out")"; fi
+        for bad in "--types bogus|shard .*revops-stream: --types" "--opportunities 10 --accounts 2|plan failed: revops-stream: "; do
+            read -ra b <<<"${bad%%|*}"
+            RS_BIN="$RS" "$recipe" -n 3 $mode -o "$work/out/x.json" -- "${b[@]}" >"$work/stdout" 2>"$work/err"
+            st=$?
+            if [ $st = 2 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "^parallel-shards.sh: ${bad#*|}" "$work/err" &&
+               [ ! -s "$work/stdout" ] && [ -z "$(ls -A "$work/out")" ]; then
+                pass "parallel-shards.sh ${mode:-(files)} -- ${bad%%|*}: one line, status $st, no output"
+            else fail "parallel-shards.sh ${mode:-(files)} -- ${bad%%|*}" "status $st, stderr: $(cat "$work/err"), left: $(ls -A "$work/out")"; fi
+        done
     done
+    # The shards skip the analysis passes: they are given the plan.
+    RS_BIN="$RS" bash -x "$recipe" -n 2 -o "$work/out/x.json" -- --seed 3 2>"$work/trace" >/dev/null
+    if grep -q -- "--shard '{}/2' -j 1 .*--plan .*plan.json" "$work/trace"; then pass "parallel-shards.sh gives the shards --plan"
+    else fail "parallel-shards.sh gives the shards --plan" "$(grep -m2 -- '--shard' "$work/trace")"; fi
+    rm -f "$work/out/x.json"
     # SIGTERM mid-run: shards and merge stopped, temp files and output gone.
     counts 1000000
     for mode in "" --line-buffer; do

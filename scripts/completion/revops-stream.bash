@@ -7,12 +7,12 @@ _revops_stream()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local sub=generate
     case ${COMP_WORDS[1]:-} in
-        generate | merge | validate | split) sub=${COMP_WORDS[1]} ;;
+        generate | plan | merge | validate | split) sub=${COMP_WORDS[1]} ;;
     esac
 
     # Values of the option before the word.
     case $prev in
-        -o | --settings)
+        -o | --settings | --plan)
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
@@ -52,9 +52,11 @@ _revops_stream()
     case $sub in
         generate)
             opts='--seed --reps --accounts --opportunities --as-of --generated-at --set --settings
-                  --vocab --types --shard -j --threads -o --compress --output --connect-timeout
+                  --vocab --types --shard --plan -j --threads -o --compress --output --connect-timeout
                   --listen --max-clients --once --kafka-key --rate --progress --quiet -h --help --version'
             ;;
+        plan) opts='--seed --reps --accounts --opportunities --as-of --set --settings --vocab -j --threads
+                    -o -h --help --version' ;;
         merge) opts='-o --compact --memory --generated-at --no-validate --lenient --seed --reps --accounts
                       --opportunities --as-of --set --settings --vocab -h --help' ;;
         validate)
@@ -66,8 +68,8 @@ _revops_stream()
     if [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
     elif [[ $COMP_CWORD == 1 ]]; then
-        mapfile -t COMPREPLY < <(compgen -W 'generate merge validate split' -- "$cur")
-    elif [[ $sub != generate ]]; then
+        mapfile -t COMPREPLY < <(compgen -W 'generate plan merge validate split' -- "$cur")
+    elif [[ $sub != generate && $sub != plan ]]; then
         compopt -o filenames 2>/dev/null
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     else
