@@ -46,13 +46,15 @@ parallel, then merges them into data.json on stdout or -o PATH.
                         a --memory given; --no-validate skips the checks)
   -h, --help            show this help
 
-First \`revops-stream plan\` runs the analysis passes here, once; each shard
-gets its results (--plan) rather than repeating them over the whole data set
-(a --plan among GENERATE OPTIONS is used as it is).
+Without -S, \`revops-stream plan\` first runs the analysis passes here, once,
+and each shard gets their results (--plan) rather than repeating them over
+the whole data set. With -S each shard runs them itself, unless GENERATE
+OPTIONS hold a --plan FILE that every host has (used as it is).
 Each shard runs single-threaded (-j 1) unless GENERATE OPTIONS say otherwise.
 The settings options among GENERATE OPTIONS (--seed, --reps, --accounts,
---opportunities, --as-of, --set, --settings, --vocab; spelled in full) go to
-the merge too, so that it checks the records against them.
+--opportunities, --as-of, --set, --settings, --vocab, or abbreviations of
+them) go to the plan and the merge too, so that it checks the records
+against them.
 If a shard fails, the others are stopped and the first error is one line on
 stderr; the exit status is then the shard's (2 for a usage error in GENERATE
 OPTIONS) or 1. A failing merge exits with its own status.
@@ -88,12 +90,32 @@ while [ $# -gt 0 ]; do
         *) usage_error "unexpected argument '$1' (generate options go after --)" ;;
     esac
 done
+# The long options of generate. getopt takes any unambiguous abbreviation
+# of them (--acc for --accounts), so this script reads them the same way.
+gen_long="seed reps accounts opportunities as-of generated-at set settings vocab types shard plan threads
+    compress output connect-timeout listen max-clients once kafka-key rate progress quiet help version"
+# long_name ARG: for --NAME or --NAME=VALUE, the option of generate it names
+# (an exact name, else the only one NAME starts), without dashes; else "".
+long_name() {
+    local a=${1#--} o hit=""
+    [[ $1 == --?* ]] || return 0
+    a=${a%%=*}
+    for o in $gen_long; do
+        [ "$o" = "$a" ] && { echo "$o"; return; }
+        if [[ $o == "$a"* ]]; then
+            [ -n "$hit" ] && return 0 # ambiguous: generate will say so
+            hit=$o
+        fi
+    done
+    echo "$hit"
+}
+
 # What is left in "$@" are the generate options, passed to every shard as they are.
 # Those that choose where and how a shard is written belong to this script.
 for a in "$@"; do
-    case "$a" in
-        -o | -o?* | --shard | --shard=* | --compress | --compress=* | --output | --output=*)
-            usage_error "generate option $a is set by this script; give -o before --" ;;
+    case "$a" in -o | -o?*) usage_error "generate option $a is set by this script; give -o before --" ;; esac
+    case "$(long_name "$a")" in
+        shard | compress | output) usage_error "generate option $a is set by this script; give -o before --" ;;
     esac
 done
 
@@ -137,12 +159,15 @@ merge=("$local_bin" merge "${compact[@]}" "${memory[@]}" "${checks[@]}")
 # analysis passes: both take the settings options of the shards.
 gen_opts=("$@") settings=() user_plan=false
 for ((i = 0; i < ${#gen_opts[@]}; i++)); do
-    case "${gen_opts[i]}" in
-        --seed | --reps | --accounts | --opportunities | --as-of | --set | --settings | --vocab)
-            settings+=("${gen_opts[i]}" "${gen_opts[i + 1]:-}"); i=$((i + 1)) ;;
-        --seed=* | --reps=* | --accounts=* | --opportunities=* | --as-of=* | --set=* | --settings=* | --vocab=*)
-            settings+=("${gen_opts[i]}") ;;
-        --plan | --plan=*) user_plan=true ;;
+    a=${gen_opts[i]} name=$(long_name "${gen_opts[i]}")
+    case "$name" in
+        seed | reps | accounts | opportunities | as-of | set | settings | vocab)
+            if [[ $a == *=* ]]; then settings+=("--$name=${a#*=}")
+            else settings+=("--$name" "${gen_opts[i + 1]:-}"); i=$((i + 1)); fi ;;
+        plan) user_plan=true ;;
+        # Other options with a value: skip the value, which may look like an option.
+        generated-at | types | threads | connect-timeout | listen | max-clients | rate)
+            [[ $a == *=* ]] || i=$((i + 1)) ;;
     esac
 done
 merge+=("${settings[@]}")
@@ -179,11 +204,13 @@ report_shard_failure() {
 }
 
 # The analysis passes (two sweeps over all accounts, the same for every
-# shard) run once, here, with every local core; each shard takes their
-# results with --plan (hosts given with -S get the file from parallel).
+# shard) run once, here, with every local core, by the program that runs
+# the shards; each shard takes their results with --plan. Shards on other
+# hosts (-S) run the passes themselves: the file would have to be copied
+# there (give --plan FILE yourself if FILE is on every host).
 plan=()
-if ! $user_plan; then
-    "$local_bin" plan "${settings[@]}" -o "$tmp/plan.json" 2>"$tmp/plan.err" </dev/null &
+if ! $user_plan && [ ${#ssh[@]} -eq 0 ]; then
+    "$gen" plan "${settings[@]}" -o "$tmp/plan.json" 2>"$tmp/plan.err" </dev/null &
     pids=($!)
     wait "${pids[0]}"; st=$?
     pids=()
@@ -193,7 +220,6 @@ if ! $user_plan; then
         die "plan failed: ${msg:-status $st}" "$st"
     fi
     plan=(--plan "$tmp/plan.json")
-    [ ${#ssh[@]} -gt 0 ] && popts+=(--basefile "$tmp/plan.json" --cleanup)
 fi
 
 if [ "$mode" = files ]; then

@@ -82,8 +82,9 @@ static const char plan_usage[] =
     "  -h, --help            show this help\n"
     "  --version             show the version\n"
     "\n"
-    "Example: revops-stream plan --opportunities 100000000 -o plan.json\n"
-    "         revops-stream --opportunities 100000000 --plan plan.json --shard 3/8 -o s3.zst\n";
+    "Example: opts='--reps 3000000 --accounts 7000000 --opportunities 10000000'\n"
+    "         revops-stream plan $opts -o plan.json\n"
+    "         revops-stream $opts --plan plan.json --shard 3/8 -o s3.zst\n";
 
 enum { OPT_SEED = 256, OPT_REPS, OPT_ACCOUNTS, OPT_OPPS, OPT_AS_OF, OPT_GENERATED_AT, OPT_SET, OPT_SETTINGS,
        OPT_VOCAB, OPT_TYPES, OPT_VERSION, OPT_SHARD, OPT_COMPRESS, OPT_OUTPUT, OPT_CONNECT_TIMEOUT, OPT_LISTEN,
@@ -360,8 +361,8 @@ static const char *long_name(int c)
     return "?";
 }
 
-/* A plan file's text: at most RS_PLAN_MAX bytes (one more is read to tell). */
-static int read_plan(const char *path, char **text, size_t *len, rs_err *err)
+/* A plan file's text, of at most max bytes (one more is read to tell). */
+static int read_plan(const char *path, size_t max, char **text, size_t *len, rs_err *err)
 {
     int fd;
     bool own;
@@ -372,13 +373,26 @@ static int read_plan(const char *path, char **text, size_t *len, rs_err *err)
         snprintf(err->msg, sizeof err->msg, "--plan %s", inner.msg);
         return rc;
     }
-    size_t cap = RS_PLAN_MAX + 1, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        rc = RS_ENOMEM;
-    }
-    while (!rc && n < cap) {
+    /* Grown as needed: a plan is small, and a large buffer freed would
+     * move glibc's mmap threshold and with it the stream's peak RSS. */
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            if (ncap > max + 1)
+                ncap = max + 1;
+            if (ncap == cap)
+                break; /* max + 1 bytes: too large, as the parser will say */
+            char *grown = realloc(buf, ncap);
+            if (!grown) {
+                snprintf(err->msg, sizeof err->msg, "out of memory");
+                rc = RS_ENOMEM;
+                break;
+            }
+            buf = grown;
+            cap = ncap;
+        }
         ssize_t got = read(fd, buf + n, cap - n);
         if (got < 0 && errno == EINTR)
             continue;
@@ -397,7 +411,7 @@ static int read_plan(const char *path, char **text, size_t *len, rs_err *err)
         return rc;
     }
     *text = buf;
-    *len = n; /* past RS_PLAN_MAX: refused as too large by the parser */
+    *len = n;
     return 0;
 }
 
@@ -585,10 +599,16 @@ static int run_generate(int argc, char **argv, bool plan_mode)
     if (generated_at) {
         if ((rc = cli_normalize_generated_at(generated_at, go.generated_at, &err)))
             goto done;
-    } else if ((rc = cli_generated_at(go.generated_at, &err))) {
+    } else if (!plan_mode && (rc = cli_generated_at(go.generated_at, &err))) {
+        goto done; /* (a plan has no timestamp) */
+    }
+    if (plan_mode && out_path && has_suffix(out_path, ".zst")) {
+        snprintf(err.msg, sizeof err.msg, "plan: -o %.200s: a plan is plain JSON, not zstd (give another name)",
+                 out_path);
+        rc = RS_EUSAGE;
         goto done;
     }
-    if (!plan_mode && out_path && has_suffix(out_path, ".zst") && !zstd_level)
+    if (out_path && has_suffix(out_path, ".zst") && !zstd_level)
         zstd_level = 3;
 
     rc = vocab_dir ? rs_vocab_load_dir(&v, vocab_dir, &err) : rs_vocab_builtin(&v, &err);
@@ -598,7 +618,9 @@ static int run_generate(int argc, char **argv, bool plan_mode)
         rc = rs_settings_check(&s, &err);
         goto done;
     }
-    if (plan_path && (rc = read_plan(plan_path, &plan_text, &plan_len, &err)))
+    /* No plan is larger than one with a territory for every industry. */
+    if (plan_path && (rc = read_plan(plan_path, RS_PLAN_FIXED + v.industries.n * RS_PLAN_PER_TERRITORY, &plan_text,
+                                     &plan_len, &err)))
         goto done;
     rs_gen *g;
     if (plan_text)

@@ -3,6 +3,7 @@
  * machines can skip the passes, which cost the whole data set's time. */
 #include "model.h"
 #include "plan.h"
+#include "pyjson.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -12,13 +13,14 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-/* Catches a plan damaged or edited by hand: with the wrong factor or
- * pipelines, shards would write bytes no single run writes. */
-static uint64_t plan_check(const char *digest, uint64_t seed, const uint64_t counts[3], unsigned attempt, double k,
-                           int64_t total, const int64_t *pipelines, uint32_t T)
+/* Catches a plan damaged by accident (a bit flipped, a line cut, a value
+ * edited without the check): with the wrong factor or pipelines, shards
+ * would write bytes no single run writes. Not a signature: whoever
+ * recomputes it can forge a plan (merge's checks would then refuse the
+ * data's quotas or total). */
+static uint64_t plan_check(const char *digest, uint64_t seed, const uint64_t counts[3], unsigned attempt,
+                           uint64_t bits, int64_t total, const int64_t *pipelines, uint32_t T)
 {
-    uint64_t bits;
-    memcpy(&bits, &k, sizeof bits);
     uint64_t h = 0x6a09e667f3bcc909ULL;
     for (const char *c = digest; *c; c++)
         h = rs_mix64(h ^ (uint64_t)(unsigned char)*c);
@@ -30,24 +32,33 @@ static uint64_t plan_check(const char *digest, uint64_t seed, const uint64_t cou
     return h;
 }
 
+/* k goes as its IEEE-754 bits in hex: exact, and the same in every locale. */
+static uint64_t double_bits(double k)
+{
+    uint64_t bits;
+    memcpy(&bits, &k, sizeof bits);
+    return bits;
+}
+
 char *rs_gen_plan(const rs_gen *g)
 {
     char digest[17];
     rs_settings_digest(g->s, g->v, digest);
-    uint64_t counts[3] = {g->R, g->A, g->N};
-    uint64_t check = plan_check(digest, g->s->seed, counts, g->attempt, g->k, g->pipeline_total,
-                                g->territory_pipeline, g->T);
-    size_t cap = 1024 + (size_t)g->T * 24;
+    uint64_t counts[3] = {g->R, g->A, g->N}, bits = double_bits(g->k);
+    uint64_t check =
+        plan_check(digest, g->s->seed, counts, g->attempt, bits, g->pipeline_total, g->territory_pipeline, g->T);
+    size_t cap = RS_PLAN_FIXED + (size_t)g->T * RS_PLAN_PER_TERRITORY;
     char *p = malloc(cap);
     if (!p)
         return NULL;
     size_t n = (size_t)snprintf(p, cap,
                                 "{\"type\":\"plan\",\"data\":{\"generator\":\"revops-stream " RS_VERSION
                                 "\",\"seed\":%llu,\"counts\":{\"reps\":%llu,\"accounts\":%llu,\"opportunities\":%llu},"
-                                "\"settings\":\"%s\",\"attempt\":%u,\"k\":\"%a\",\"pipeline_total\":%lld,"
+                                "\"settings\":\"%s\",\"attempt\":%u,\"k_bits\":\"%016llx\",\"pipeline_total\":%lld,"
                                 "\"territory_pipelines\":[",
                                 (unsigned long long)g->s->seed, (unsigned long long)g->R, (unsigned long long)g->A,
-                                (unsigned long long)g->N, digest, g->attempt, g->k, (long long)g->pipeline_total);
+                                (unsigned long long)g->N, digest, g->attempt, (unsigned long long)bits,
+                                (long long)g->pipeline_total);
     for (uint32_t t = 0; t < g->T; t++)
         n += (size_t)snprintf(p + n, cap - n, "%s%lld", t ? "," : "", (long long)g->territory_pipeline[t]);
     snprintf(p + n, cap - n, "],\"check\":\"%016llx\"}}\n", (unsigned long long)check);
@@ -102,10 +113,24 @@ static bool whole(yajl_val v, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* 16 hex digits, all of the string. */
+static bool hex64(yajl_val v, uint64_t *out)
+{
+    const char *s = v && YAJL_IS_STRING(v) ? v->u.string : NULL;
+    if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+        return false;
+    *out = strtoull(s, NULL, 16);
+    return true;
+}
+
 int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
 {
-    if (len > RS_PLAN_MAX)
-        return bad(err, RS_EDATA, "not a plan (larger than 16 MiB)");
+    /* No plan of these settings is larger (each pipeline takes at most 20
+     * bytes); refused before yajl builds a tree of it. */
+    if (len > RS_PLAN_FIXED + (size_t)g->T * RS_PLAN_PER_TERRITORY)
+        return bad(err, RS_EDATA, "not a plan (larger than a plan of these settings can be)");
+    if (rs_json_depth(text, len, 4) > 4)
+        return bad(err, RS_EDATA, "not a plan (nested deeper than a plan is)");
     if (memchr(text, '\0', len))
         return bad(err, RS_EDATA, "not a plan (NUL byte)");
     char *copy = malloc(len + 1);
@@ -141,41 +166,51 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
                  shown(str_of(gen), who, sizeof who));
         goto done;
     }
-    uint64_t seed, counts[3], attempt, total;
+    uint64_t seed, counts[3], attempt, total, bits;
     const char *count_names[] = {"reps", "accounts", "opportunities"};
     yajl_val cnt = field(data, "counts", yajl_t_object);
     yajl_val settings = field(data, "settings", yajl_t_string);
-    yajl_val kv = field(data, "k", yajl_t_string);
     yajl_val pv = field(data, "territory_pipelines", yajl_t_array);
     yajl_val check = field(data, "check", yajl_t_string);
-    bool ok = cnt && settings && kv && pv && check && whole(field(data, "seed", yajl_t_number), UINT64_MAX, &seed) &&
-              whole(field(data, "attempt", yajl_t_number), 1000000, &attempt) &&
-              whole(field(data, "pipeline_total", yajl_t_number), INT64_MAX, &total);
-    for (int i = 0; ok && i < 3; i++)
-        ok = whole(field(cnt, count_names[i], yajl_t_number), UINT64_MAX, &counts[i]);
-    size_t np = ok ? YAJL_GET_ARRAY(pv)->len : 0;
-    if (ok && !(pipes = malloc((np ? np : 1) * sizeof *pipes))) {
+    /* The first field missing or of the wrong type, by name. */
+    const char *wrong = !whole(field(data, "seed", yajl_t_number), UINT64_MAX, &seed) ? "seed"
+                        : !cnt                                                        ? "counts"
+                        : !settings                                                   ? "settings"
+                        : !whole(field(data, "attempt", yajl_t_number), 1000000, &attempt) ? "attempt"
+                        : !hex64(field(data, "k_bits", yajl_t_string), &bits)          ? "k_bits"
+                        : !whole(field(data, "pipeline_total", yajl_t_number), INT64_MAX, &total) ? "pipeline_total"
+                        : !pv                                                         ? "territory_pipelines"
+                        : !check                                                      ? "check"
+                                                                                      : NULL;
+    for (int i = 0; !wrong && i < 3; i++)
+        if (!whole(field(cnt, count_names[i], yajl_t_number), UINT64_MAX, &counts[i]))
+            wrong = count_names[i];
+    size_t np = wrong ? 0 : YAJL_GET_ARRAY(pv)->len;
+    if (!wrong && !(pipes = malloc((np ? np : 1) * sizeof *pipes))) {
         snprintf(err->msg, sizeof err->msg, "out of memory");
         rc = RS_ENOMEM;
         goto done;
     }
-    for (size_t t = 0; ok && t < np; t++) {
+    for (size_t t = 0; !wrong && t < np; t++) {
         uint64_t x;
-        ok = whole(YAJL_GET_ARRAY(pv)->values[t], INT64_MAX, &x);
+        if (!whole(YAJL_GET_ARRAY(pv)->values[t], INT64_MAX, &x))
+            wrong = "territory_pipelines";
         pipes[t] = (int64_t)x;
     }
-    char *kend = NULL;
-    double k = ok ? strtod(str_of(kv), &kend) : 0;
-    if (!ok || *kend || !isfinite(k) || !(k > 0) || np > UINT32_MAX) {
-        bad(err, rc, "not a plan (a field is missing or has the wrong type)");
+    double k;
+    memcpy(&k, &bits, sizeof k);
+    if (!wrong && !(isfinite(k) && k >= 0))
+        wrong = "k_bits";
+    if (wrong) {
+        snprintf(err->msg, sizeof err->msg, "plan: not a plan (\"%s\" is missing or not what `plan` writes)", wrong);
         goto done;
     }
     char want[17];
     snprintf(want, sizeof want, "%016llx",
-             (unsigned long long)plan_check(str_of(settings), seed, counts, (unsigned)attempt, k,
+             (unsigned long long)plan_check(str_of(settings), seed, counts, (unsigned)attempt, bits,
                                             (int64_t)total, pipes, (uint32_t)np));
     if (strcmp(str_of(check), want) != 0) {
-        bad(err, rc, "its check does not match its contents (damaged or edited; make the plan again)");
+        bad(err, rc, "its check does not match its contents (damaged? make the plan again)");
         goto done;
     }
     /* Made by this version, undamaged: now, is it this data set's? */

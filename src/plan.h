@@ -4,7 +4,10 @@
 
 #include "revops/revops.h"
 
-#define RS_PLAN_MAX (16u << 20)
+/* The most bytes a plan takes: its fixed part, and a pipeline (at most 19
+ * digits and a comma) per territory. */
+#define RS_PLAN_FIXED 1024
+#define RS_PLAN_PER_TERRITORY 20
 
 /* Takes g's amount factor and territory pipelines from a plan (the text of
  * a file rs_gen_plan wrote) instead of the passes: g has its territories,

@@ -776,6 +776,29 @@ int rs_fields_value(const rs_fields *f, unsigned i, rs_jtok tok, const char *s, 
 
 /* ---- text checks ---- */
 
+unsigned rs_json_depth(const char *s, size_t n, unsigned limit)
+{
+    unsigned depth = 0, deepest = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n && deepest <= limit; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest)
+                deepest = depth;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
 void rs_jscan_reset(rs_jscan *s)
 {
     memset(s, 0, sizeof *s);

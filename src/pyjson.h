@@ -155,6 +155,12 @@ int rs_jscan_feed(rs_jscan *s, const unsigned char *p, size_t n, size_t *bad, co
 /* At the end of a line/file: -1 with *problem if a sequence is incomplete. */
 int rs_jscan_end(const rs_jscan *s, const char **problem);
 
+/* The deepest nesting of objects and arrays in the JSON text s[0..n)
+ * (strings skipped), counting no further than limit + 1: yajl's tree
+ * frees itself recursively, so deep input must be refused before it is
+ * built. */
+unsigned rs_json_depth(const char *s, size_t n, unsigned limit);
+
 /* Quotes a key or value for an error message: at most ~40 bytes, printable. */
 void rs_quote_for_msg(char *dst, size_t dsz, const char *s, size_t n);
 

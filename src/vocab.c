@@ -1,6 +1,7 @@
 /* Vocabularies: built-in or loaded from a --vocab directory, deduplicated,
  * with each token's JSON-escaped form computed once. */
 #include "vocab.h"
+#include "pyjson.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -225,6 +226,13 @@ static int regions_parse(rs_vocab *v, const char *text, size_t len, const char *
     yajl_val root = NULL;
     if (memchr(text, '\0', len) || !rs_utf8_valid(text, len)) {
         snprintf(err->msg, sizeof err->msg, "--vocab: %s: not valid UTF-8", name);
+        rc = RS_EUSAGE;
+        goto out;
+    }
+    /* {"states": [{...}]} at most; deeper input would overflow the stack
+     * when yajl frees its tree. */
+    if (rs_json_depth(text, len, 16) > 16) {
+        snprintf(err->msg, sizeof err->msg, "--vocab: %s: nested deeper than a regions file is", name);
         rc = RS_EUSAGE;
         goto out;
     }

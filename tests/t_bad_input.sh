@@ -78,6 +78,10 @@ bad "empty vocabulary file" 2 'v-empty/nouns.txt: has no tokens' --vocab "$work/
 bad "vocabulary of blank lines" 2 'v-blank/last-names.txt: has no tokens' --vocab "$work/v-blank"
 bad "non-UTF-8 vocabulary" 2 'v-utf8/industries.txt: not valid UTF-8' --vocab "$work/v-utf8"
 bad "malformed region map" 2 'v-region/regions.json' --vocab "$work/v-region"
+# yajl frees its tree recursively: 500000 levels used to overflow the stack.
+mkdir "$work/v-deep"
+python3 -c "import sys; d = 500000; sys.stdout.write('{\"states\":' + '[' * d + ']' * d + '}')" >"$work/v-deep/regions.json"
+bad "region map nested 500000 deep" 2 'v-deep/regions.json: nested deeper than a regions file is' --vocab "$work/v-deep"
 bad "missing vocabulary directory" 2 '--vocab: .*no-such-dir: No such file or directory' --vocab "$work/no-such-dir"
 printf 'NUM_REPS = 40\nFOO = 1\n' >"$work/unknown.conf"
 bad "settings file with an unknown name" 2 'unknown.conf:2: unknown setting "FOO"' --settings "$work/unknown.conf"

@@ -29,7 +29,7 @@ hdr = recs[0]["data"]
 assert d["seed"] == hdr["seed"] and d["counts"] == hdr["counts"] and d["settings"] == hdr["settings"], "identity"
 assert d["territory_pipelines"] == sums, (d["territory_pipelines"], sums)
 assert d["pipeline_total"] == sum(sums)
-float.fromhex(d["k"])
+assert len(d["k_bits"]) == 16 and int(d["k_bits"], 16) >= 0
 EOF
 check "plan: one JSON line whose pipelines are the stream's sums of amounts by territory" \
     python3 "$work/sums.py" "$work/p.json" "$work/s.ndjson"
@@ -71,6 +71,12 @@ else
     fail "plan with a target out of reach" "$(cat "$work/err")"
 fi
 
+# A target of 0: every amount 0, and k = 0 in the plan.
+Z=(--set TOTAL_PIPELINE_TARGET=0 --set TOTAL_PIPELINE_MIN=0 --set TOTAL_PIPELINE_MAX=0)
+"$RS" plan "${Z[@]}" -o "$work/z.json"
+check "generate --plan: the same bytes with k = 0" cmp <("$RS" "${Z[@]}") <("$RS" "${Z[@]}" --plan "$work/z.json")
+check "plan needs no timestamp (SOURCE_DATE_EPOCH ignored)" sh -c 'SOURCE_DATE_EPOCH=abc "$1" plan >/dev/null' _ "$RS"
+
 # ---- a plan of other settings is a usage error naming what differs
 expect_error "--plan of another seed" 2 'made for --seed 5, not 6' "$RS" --seed 6 --plan "$work/p.json"
 expect_error "--plan of other counts" 2 'made for 100 opportunities, not 99' \
@@ -92,20 +98,25 @@ plan_edit - 't.replace("revops-stream ", "revops-stream 9")'
 expect_error "--plan made by another version" 1 'made by "revops-stream 9' "$RS" --seed 5 --plan "$work/x.json"
 plan_edit - 't[:len(t) // 2]'
 expect_error "--plan truncated" 1 'not a plan \(invalid JSON' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"k\":\"", "\"k\":1,\"x\":\"")'
-expect_error "--plan with k a number" 1 'a field is missing or has the wrong type' "$RS" --seed 5 --plan "$work/x.json"
+plan_edit - 't.replace("\"k_bits\":\"", "\"k_bits\":1,\"x\":\"")'
+expect_error "--plan with k_bits a number" 1 '"k_bits" is missing or not what `plan` writes' "$RS" --seed 5 --plan "$work/x.json"
+plan_edit - 't.replace("\"k_bits\":\"", "\"k_bits\":\"7ff")'
+expect_error "--plan with k_bits of 19 digits" 1 '"k_bits" is missing' "$RS" --seed 5 --plan "$work/x.json"
 plan_edit - 't.replace("\"seed\":5", "\"seed\":-5")'
-expect_error "--plan with a negative seed" 1 'a field is missing or has the wrong type' "$RS" --seed 5 --plan "$work/x.json"
+expect_error "--plan with a negative seed" 1 '"seed" is missing or not what' "$RS" --seed 5 --plan "$work/x.json"
 plan_edit - 't.replace("\"plan\"", "\"header\"")'
 expect_error "--plan of another type" 1 'not a plan \(expected' "$RS" --seed 5 --plan "$work/x.json"
 printf '{"type":"plan","data":{"generator":"revops-stream %s"}}' "$("$RS" --version | cut -d' ' -f2)" >"$work/x.json"
-expect_error "--plan missing fields" 1 'a field is missing' "$RS" --plan "$work/x.json"
+expect_error "--plan missing fields" 1 '"seed" is missing' "$RS" --plan "$work/x.json"
 printf 'x\0y' >"$work/x.json"
 expect_error "--plan with a NUL byte" 1 'NUL byte' "$RS" --plan "$work/x.json"
 : >"$work/x.json"
 expect_error "--plan empty" 1 'not a plan' "$RS" --plan "$work/x.json"
-head -c $((17 << 20)) /dev/zero | tr '\0' ' ' >"$work/x.json"
-expect_error "--plan larger than 16 MiB" 1 'larger than 16 MiB' "$RS" --plan "$work/x.json"
+head -c 100000 /dev/zero | tr '\0' ' ' >"$work/x.json"
+expect_error "--plan larger than any plan of these settings" 1 'larger than a plan of these settings can be' \
+    "$RS" --plan "$work/x.json"
+python3 -c "import sys; sys.stdout.write('[' * 200 + ']' * 200)" >"$work/x.json"
+expect_error "--plan nested deep" 1 'nested deeper than a plan is' "$RS" --plan "$work/x.json"
 expect_error "--plan missing file" 1 '--plan .*nope.json: cannot open' "$RS" --plan "$work/nope.json"
 expect_error "--plan a directory" 1 '--plan ' "$RS" --plan "$work"
 rm -f "$work/x.json"
@@ -123,6 +134,7 @@ expect_error "plan --set bad" 2 '--set' "$RS" plan --set NOPE=1
 expect_error "plan with too few reps" 2 'too few reps' "$RS" plan --reps 1
 mkdir -p "$work/out"
 expect_error "plan -o to /dev/full" 1 '/dev/full' "$RS" plan -o /dev/full
+expect_error "plan -o PATH.zst" 2 'a plan is plain JSON, not zstd' "$RS" plan -o "$work/out/p.zst"
 expect_error "plan -o into a missing directory" 1 '' "$RS" plan -o "$work/out/no/p.json"
 no_files_left "plan -o that failed leaves no file" "$work/out"
 check "plan --help shows its usage" sh -c '"$1" plan --help | grep -q "usage: revops-stream plan"' _ "$RS"
