@@ -117,10 +117,11 @@ typedef struct pstate {
 
 /* Reading ahead on a thread of its own (rs_ndjson_read_ahead): it fills
  * slots with what rs_zin_read gives (read() or zstd decoding), the reader
- * copies them into its buffer in order. Slots of 1 MiB: with 128 KiB ones
- * the reads and wake-ups cost a checked merge of 767 MB 0.73 s instead of
- * 0.63 s (medians of 9; 2 and 4 MiB were no better). */
-#define AHEAD_SLOTS 4
+ * copies them into its buffer in order. Three slots of 1 MiB: with 128 KiB
+ * ones the reads and wake-ups cost a checked merge of 767 MB 0.73 s instead
+ * of 0.63 s (medians of 9; 2 and 4 MiB were no better, nor were 4 slots;
+ * 2 were slower). */
+#define AHEAD_SLOTS 3
 #define AHEAD_SLOT (1024u << 10)
 
 typedef struct ahead_slot {

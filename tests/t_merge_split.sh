@@ -183,8 +183,8 @@ if [ -x /usr/bin/time ] && ! quick; then
     if [ "$rss" -lt $((8 << 10)) ]; then pass "merge --no-validate of 20000 opportunities in ${rss} KB"
     else fail "merge --no-validate of 20000 opportunities in under 8 MiB" "peak RSS ${rss} KB"; fi
     # The checks add about 40 bytes a record (1 MB here), the checking
-    # thread's eight batches of record copies (about 3 MB) and the reading
-    # thread's 512 KiB.
+    # thread's eight batches of compact record copies (about 1.6 MB) and the
+    # reading thread's 3 MiB.
     /usr/bin/time -f %M -o "$work/rss" "$RS" merge -o "$work/m20k.json" "$work/g20k.ndjson"
     rss=$(tail -1 "$work/rss")
     if [ "$rss" -lt $((12 << 10)) ]; then pass "merge of 20000 opportunities, checked, in ${rss} KB"
