@@ -79,16 +79,6 @@ static const char *str_of(yajl_val v)
     return v && YAJL_IS_STRING(v) ? v->u.string : "";
 }
 
-/* Up to cap - 1 bytes of s for a message: printable ASCII, '?' for the rest. */
-static const char *shown(const char *s, char *out, size_t cap)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < cap; i++)
-        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-    out[i] = '\0';
-    return out;
-}
-
 static yajl_val field(yajl_val data, const char *name, yajl_type type)
 {
     const char *path[] = {name, NULL};
@@ -113,7 +103,7 @@ static bool whole(yajl_val v, uint64_t max, uint64_t *out)
     return true;
 }
 
-/* 16 hex digits, all of the string. */
+/* 16 lowercase hex digits, all of the string (k's bits, the digest). */
 static bool hex64(yajl_val v, uint64_t *out)
 {
     const char *s = v && YAJL_IS_STRING(v) ? v->u.string : NULL;
@@ -134,8 +124,7 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
     if (memchr(text, '\0', len))
         return bad(err, RS_EDATA, "not a plan (NUL byte)");
     char *copy = malloc(len + 1);
-    if (!copy)
-        {
+    if (!copy) {
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return RS_ENOMEM;
     }
@@ -160,13 +149,13 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
     }
     yajl_val gen = field(data, "generator", yajl_t_string);
     if (!gen || strcmp(str_of(gen), "revops-stream " RS_VERSION) != 0) {
-        char who[65];
+        char who[64];
+        rs_quote_for_msg(who, sizeof who, str_of(gen), strlen(str_of(gen)));
         snprintf(err->msg, sizeof err->msg,
-                 "plan: made by \"%s\", not by this revops-stream " RS_VERSION " (make the plan again with this one)",
-                 shown(str_of(gen), who, sizeof who));
+                 "plan: made by %s, not by this revops-stream " RS_VERSION " (make the plan again with this one)", who);
         goto done;
     }
-    uint64_t seed, counts[3], attempt, total, bits;
+    uint64_t seed, counts[3], attempt, total, bits, digest_bits;
     const char *count_names[] = {"reps", "accounts", "opportunities"};
     yajl_val cnt = field(data, "counts", yajl_t_object);
     yajl_val settings = field(data, "settings", yajl_t_string);
@@ -175,7 +164,7 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
     /* The first field missing or of the wrong type, by name. */
     const char *wrong = !whole(field(data, "seed", yajl_t_number), UINT64_MAX, &seed) ? "seed"
                         : !cnt                                                        ? "counts"
-                        : !settings                                                   ? "settings"
+                        : !hex64(settings, &digest_bits)                              ? "settings"
                         : !whole(field(data, "attempt", yajl_t_number), 1000000, &attempt) ? "attempt"
                         : !hex64(field(data, "k_bits", yajl_t_string), &bits)          ? "k_bits"
                         : !whole(field(data, "pipeline_total", yajl_t_number), INT64_MAX, &total) ? "pipeline_total"
@@ -193,9 +182,10 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
     }
     for (size_t t = 0; !wrong && t < np; t++) {
         uint64_t x;
-        if (!whole(YAJL_GET_ARRAY(pv)->values[t], INT64_MAX, &x))
+        if (whole(YAJL_GET_ARRAY(pv)->values[t], INT64_MAX, &x))
+            pipes[t] = (int64_t)x;
+        else
             wrong = "territory_pipelines";
-        pipes[t] = (int64_t)x;
     }
     double k;
     memcpy(&k, &bits, sizeof k);
@@ -228,13 +218,13 @@ int rs_plan_apply(rs_gen *g, const char *text, size_t len, rs_err *err)
             goto done;
         }
     }
-    char digest[17], theirs[17];
+    char digest[17];
     rs_settings_digest(g->s, g->v, digest);
     if (strcmp(str_of(settings), digest) != 0) {
         snprintf(err->msg, sizeof err->msg,
                  "plan: made for other settings (digest %s; these give %s): give the same --as-of, --set, "
                  "--settings and --vocab as to `plan`",
-                 shown(str_of(settings), theirs, sizeof theirs), digest);
+                 str_of(settings), digest);
         goto done;
     }
     /* The same inputs: then these hold unless the file was forged. */

@@ -966,24 +966,17 @@ int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err)
     return rs_validator_feed_entity(v, &rec->entity, err);
 }
 
-void rs_validator_prefetch(const rs_validator *v, const rs_entity *e)
+unsigned rs_validator_ref_field(rs_type t)
 {
-    const rs_value *x;
-    switch (e->type) {
-    case RS_ACCOUNT:
-        x = &e->v[RS_ACC_REPID];
-        if (e->nfields > RS_ACC_REPID && x->kind == RS_VAL_INT && x->i >= 1 && (uint64_t)x->i <= v->nrec[RS_REP])
-            __builtin_prefetch(&v->reps[x->i - 1]);
-        break;
-    case RS_OPPORTUNITY:
-        x = &e->v[RS_OPP_ACCOUNTID];
-        if (e->nfields > RS_OPP_ACCOUNTID && x->kind == RS_VAL_INT && x->i >= 1 &&
-            (uint64_t)x->i <= v->nrec[RS_ACCOUNT])
-            __builtin_prefetch(&v->accs[x->i - 1], 1);
-        break;
-    default:
-        break;
-    }
+    return t == RS_ACCOUNT ? RS_ACC_REPID : t == RS_OPPORTUNITY ? RS_OPP_ACCOUNTID : RS_MAX_FIELDS;
+}
+
+void rs_validator_prefetch(const rs_validator *v, rs_type t, int64_t id)
+{
+    if (t == RS_ACCOUNT && id >= 1 && (uint64_t)id <= v->nrec[RS_REP])
+        __builtin_prefetch(&v->reps[id - 1]);
+    else if (t == RS_OPPORTUNITY && id >= 1 && (uint64_t)id <= v->nrec[RS_ACCOUNT])
+        __builtin_prefetch(&v->accs[id - 1], 1);
 }
 
 static void start_sorter(rs_validator *v);

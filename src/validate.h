@@ -46,10 +46,12 @@ int rs_validator_create(rs_validator **v, const rs_validator_config *cfg, rs_err
 int rs_validator_feed(rs_validator *v, const rs_record *rec, rs_err *err);
 /* The same for one entity (as rs_record.entity), without copying a record. */
 int rs_validator_feed_entity(rs_validator *v, const rs_entity *e, rs_err *err);
-/* A hint that e will be fed soon: starts loading the state of the record
- * it refers to (an account's rep, an opportunity's account), which is
- * anywhere in memory. Changes nothing. */
-void rs_validator_prefetch(const rs_validator *v, const rs_entity *e);
+/* A hint that a record of type t will be fed soon: the field holding the
+ * id it refers to (an account's rep, an opportunity's account; RS_MAX_FIELDS
+ * for none), and rs_validator_prefetch starts loading that record's state,
+ * which is anywhere in memory. Changes nothing. */
+unsigned rs_validator_ref_field(rs_type t);
+void rs_validator_prefetch(const rs_validator *v, rs_type t, int64_t id);
 /* Evaluates the rules that need every record; call once, after the last feed. */
 int rs_validator_finish(rs_validator *v, rs_err *err);
 /* Every rule, in a fixed order, held or not (valid after finish). */

@@ -87,13 +87,15 @@ static void unpack(const vbatch *b, const vrec *r, rs_entity *e)
 /* Checks one batch in order; true when it stopped at a problem. */
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
-    rs_entity e, ahead;
+    rs_entity e;
     for (size_t i = 0; i < b->n; i++) {
         /* The rep or account a record refers to is a cache miss away:
          * asked for a few records ahead, it is there in time. */
         if (i + VTHREAD_PREFETCH < b->n) {
-            unpack(b, &b->r[i + VTHREAD_PREFETCH], &ahead);
-            rs_validator_prefetch(t->v, &ahead);
+            const vrec *ahead = &b->r[i + VTHREAD_PREFETCH];
+            unsigned f = rs_validator_ref_field((rs_type)ahead->type);
+            if (f < ahead->nfields && ahead->kind[f] == RS_VAL_INT)
+                rs_validator_prefetch(t->v, (rs_type)ahead->type, (int64_t)ahead->val[f]);
         }
         unpack(b, &b->r[i], &e);
         rs_err verr;

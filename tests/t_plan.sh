@@ -89,23 +89,28 @@ expect_error "--plan of other vocabularies" 2 'made for other settings' \
     "$RS" --seed 5 --vocab "$TESTS_DIR/vocab-utf8" --plan "$work/p.json"
 
 # ---- a damaged plan is bad input
-plan_edit() { python3 -c "import sys; t = open(sys.argv[1]).read(); sys.stdout.write($2)" "$work/p.json" >"$work/x.json"; }
-plan_edit - 't.replace("\"attempt\":0", "\"attempt\":1")'
-expect_error "--plan edited (attempt)" 1 '--plan .*x.json: its check does not match' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"territory_pipelines\":[", "\"territory_pipelines\":[1")'
-expect_error "--plan edited (a pipeline)" 1 'its check does not match' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("revops-stream ", "revops-stream 9")'
-expect_error "--plan made by another version" 1 'made by "revops-stream 9' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't[:len(t) // 2]'
-expect_error "--plan truncated" 1 'not a plan \(invalid JSON' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"k_bits\":\"", "\"k_bits\":1,\"x\":\"")'
-expect_error "--plan with k_bits a number" 1 '"k_bits" is missing or not what `plan` writes' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"k_bits\":\"", "\"k_bits\":\"7ff")'
-expect_error "--plan with k_bits of 19 digits" 1 '"k_bits" is missing' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"seed\":5", "\"seed\":-5")'
-expect_error "--plan with a negative seed" 1 '"seed" is missing or not what' "$RS" --seed 5 --plan "$work/x.json"
-plan_edit - 't.replace("\"plan\"", "\"header\"")'
-expect_error "--plan of another type" 1 'not a plan \(expected' "$RS" --seed 5 --plan "$work/x.json"
+# edited NAME PATTERN EXPR: the plan, changed by the Python expression EXPR
+# (t: its text), is refused with status 1 and a line matching PATTERN.
+edited() {
+    python3 -c "import sys; t = open(sys.argv[1]).read(); sys.stdout.write($3)" "$work/p.json" >"$work/x.json"
+    expect_error "--plan $1" 1 "$2" "$RS" --seed 5 --plan "$work/x.json"
+}
+edited "edited (attempt)" '--plan .*x.json: its check does not match' \
+    't.replace("\"attempt\":0", "\"attempt\":1")'
+edited "edited (a pipeline)" 'its check does not match' \
+    't.replace("\"territory_pipelines\":[", "\"territory_pipelines\":[1")'
+edited "made by another version" 'made by "revops-stream 9' \
+    't.replace("revops-stream ", "revops-stream 9")'
+edited "truncated" 'not a plan \(invalid JSON' \
+    't[:len(t) // 2]'
+edited "with k_bits a number" '"k_bits" is missing or not what `plan` writes' \
+    't.replace("\"k_bits\":\"", "\"k_bits\":1,\"x\":\"")'
+edited "with k_bits of 19 digits" '"k_bits" is missing' \
+    't.replace("\"k_bits\":\"", "\"k_bits\":\"7ff")'
+edited "with a negative seed" '"seed" is missing or not what' \
+    't.replace("\"seed\":5", "\"seed\":-5")'
+edited "of another type" 'not a plan \(expected' \
+    't.replace("\"plan\"", "\"header\"")'
 printf '{"type":"plan","data":{"generator":"revops-stream %s"}}' "$("$RS" --version | cut -d' ' -f2)" >"$work/x.json"
 expect_error "--plan missing fields" 1 '"seed" is missing' "$RS" --plan "$work/x.json"
 printf 'x\0y' >"$work/x.json"

@@ -291,6 +291,14 @@ static void set(rs_settings *s, const char *name, const char *value)
         fail_msg("%s", err.msg);
 }
 
+/* The three counts, as --reps, --accounts and --opportunities set them. */
+static void set_counts(rs_settings *s, const char *reps, const char *accounts, const char *opps)
+{
+    set(s, "NUM_REPS", reps);
+    set(s, "NUM_ACCOUNTS", accounts);
+    set(s, "NUM_OPPORTUNITIES", opps);
+}
+
 static void test_stream_builtin(void **state)
 {
     (void)state;
@@ -300,9 +308,7 @@ static void test_stream_builtin(void **state)
     rs_settings s;
     rs_settings_init(&s);
     check_config(&s, &v); /* the defaults */
-    set(&s, "NUM_REPS", "3000");
-    set(&s, "NUM_ACCOUNTS", "7000");
-    set(&s, "NUM_OPPORTUNITIES", "10000");
+    set_counts(&s, "3000", "7000", "10000");
     set(&s, "MISSING_CLOSE_PCT", "0.3");
     check_config(&s, &v);
     /* Products that need escapes, past the name space (" (n)"). */
@@ -326,9 +332,7 @@ static void test_amounts_kept_and_redrawn(void **state)
     assert_int_equal(rs_vocab_builtin(&v, &err), 0);
     rs_settings s;
     rs_settings_init(&s);
-    set(&s, "NUM_REPS", "30");
-    set(&s, "NUM_ACCOUNTS", "70");
-    set(&s, "NUM_OPPORTUNITIES", "2100");
+    set_counts(&s, "30", "70", "2100");
     set(&s, "OPPS_PER_ACCOUNT_MAX", "60");
     rs_gen *g;
     if (rs_gen_create(&g, &s, &v, 1, &err) != 0)
@@ -370,9 +374,7 @@ static void test_plan_round_trip_and_forgery(void **state)
     assert_int_equal(rs_vocab_builtin(&v, &err), 0);
     rs_settings s;
     rs_settings_init(&s);
-    set(&s, "NUM_OPPORTUNITIES", "1000");
-    set(&s, "NUM_ACCOUNTS", "700");
-    set(&s, "NUM_REPS", "300");
+    set_counts(&s, "300", "700", "1000");
     rs_gen *g, *h;
     assert_int_equal(rs_gen_create(&g, &s, &v, 2, &err), 0);
     char *plan = rs_gen_plan(g);
@@ -407,9 +409,7 @@ static void test_stream_utf8_vocab(void **state)
         fail_msg("%s", err.msg);
     rs_settings s;
     rs_settings_init(&s);
-    set(&s, "NUM_REPS", "900");
-    set(&s, "NUM_ACCOUNTS", "2100");
-    set(&s, "NUM_OPPORTUNITIES", "3000");
+    set_counts(&s, "900", "2100", "3000");
     check_config(&s, &v);
     rs_settings_free(&s);
     rs_vocab_free(&v);
