@@ -96,6 +96,21 @@ static void on_fatal_signal(int sig)
     _exit(128 + sig);
 }
 
+/* SIGBUS: merge parses a regular file in a memory mapping (mapin.h), and a
+ * file truncated under it takes the mapped pages with it. */
+static void on_lost_input(int sig)
+{
+    static const char msg[] = "revops-stream: an input file was truncated while it was being read: "
+                              "the output is incomplete (an -o file is not written)\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)n;
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temp_used[i])
+            unlink(temp_paths[i]);
+    (void)sig;
+    _exit(1);
+}
+
 void cli_signals_init(void)
 {
     struct sigaction sa;
@@ -105,6 +120,8 @@ void cli_signals_init(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal or ssh session */
+    sa.sa_handler = on_lost_input;
+    sigaction(SIGBUS, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -8,6 +8,7 @@
  * large as the line. Input compressed with zstd is decoded on the way in
  * (zstd_in.c). */
 #include "fdio.h"
+#include "mapin.h"
 #include "pyjson.h"
 #include "zstd_in.h"
 
@@ -157,6 +158,7 @@ struct rs_ndjson_reader {
     size_t arena_cap;
     bool want_ahead; /* read ahead once the first read is done */
     ahead *ah;       /* the thread, while it runs; it alone uses zin then */
+    rs_mapin *map;   /* a regular file's mapping, once reading ahead; buf is in it */
 };
 
 static int perr(pstate *p, const char *fmt, const char *a, const char *b)
@@ -772,17 +774,21 @@ static const char *canon_entity(pstate *p, const char *line, const char *e)
         case 'n':
             if (!(kind & RS_K_NULL) || e - s < 4 || memcmp(s, "null", 4) != 0)
                 return NULL;
-            s += 4;
             out->kind = RS_VAL_NULL;
+            out->s = s;
+            out->len = 4;
+            s += 4;
             break;
         case 't':
         case 'f': {
             bool b = *s == 't';
             if (!(kind & RS_K_BOOL) || e - s < 5 - b || memcmp(s, b ? "true" : "false", 5 - b) != 0)
                 return NULL;
-            s += 5 - b;
             out->kind = RS_VAL_BOOL;
             out->i = b;
+            out->s = s;
+            out->len = 5 - (size_t)b;
+            s += 5 - b;
             break;
         }
         default: {
@@ -950,6 +956,31 @@ static int ahead_read(rs_ndjson_reader *r, char *buf, size_t cap, size_t *got, r
     return 0;
 }
 
+/* Switches a plain regular file to its mapping (mapin.h): from the next
+ * unparsed byte on, lines are parsed where they lie in it. */
+static bool map_start(rs_ndjson_reader *r)
+{
+    if (rs_zin_is_zstd(r->zin) || !rs_zin_plain_drained(r->zin))
+        return false;
+    off_t at = lseek(r->fd, 0, SEEK_CUR);
+    if (at < 0 || (size_t)at < r->end - r->start)
+        return false;
+    /* The file offset of the first byte not yet parsed. */
+    size_t from = (size_t)at - (r->end - r->start);
+    const char *base;
+    size_t len;
+    rs_mapin *m = rs_mapin_open(r->fd, from, &base, &len);
+    if (!m)
+        return false;
+    free(r->buf);
+    r->map = m;
+    r->buf = (char *)base; /* never written: the mapping is read-only */
+    r->cap = r->end = len;
+    r->start = r->scanned = from;
+    r->eof = true;
+    return true;
+}
+
 void rs_ndjson_read_ahead(rs_ndjson_reader *r)
 {
     r->want_ahead = true;
@@ -1019,6 +1050,13 @@ void rs_ndjson_close(rs_ndjson_reader *r)
     if (!r)
         return;
     ahead_stop(r); /* before the input it reads goes */
+    if (r->map) {
+        /* Where the parse stopped, for whatever reads stdin next. */
+        if (!r->own_fd)
+            lseek(r->fd, (off_t)r->start, SEEK_SET);
+        rs_mapin_close(r->map);
+        r->buf = NULL;
+    }
     if (r->own_fd)
         close(r->fd);
     if (r->yh)
@@ -1059,7 +1097,9 @@ static int fail(rs_ndjson_reader *r, rs_err *err, uint64_t line, const char *pro
 static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
 {
     for (;;) {
-        char *nl = memchr(r->buf + r->scanned, '\n', r->end - r->scanned);
+        /* No further than the limit (a mapped file is all in buf). */
+        size_t upto = r->end - r->start > LINE_LIMIT + 1 ? r->start + LINE_LIMIT + 1 : r->end;
+        char *nl = r->scanned < upto ? memchr(r->buf + r->scanned, '\n', upto - r->scanned) : NULL;
         if (nl) {
             *len = (size_t)(nl - (r->buf + r->start));
             /* The same limit whichever read brought the newline. */
@@ -1067,7 +1107,7 @@ static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
                 return fail(r, err, r->line + 1, "line longer than 16 MiB");
             return 1;
         }
-        r->scanned = r->end;
+        r->scanned = upto;
         if (r->end - r->start > LINE_LIMIT)
             return fail(r, err, r->line + 1, "line longer than 16 MiB");
         if (r->eof) {
@@ -1101,6 +1141,8 @@ static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
          * input is zstd), a thread may read ahead. */
         if (r->want_ahead && !r->ah && (r->end > 0 || r->start > 0 || r->line > 0)) {
             r->want_ahead = false;
+            if (map_start(r))
+                continue;
             ahead_start(r);
         }
         int rc = r->ah ? ahead_read(r, r->buf + r->end, want, &n, err)
@@ -1123,6 +1165,8 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
     pstate *p = &r->ps;
     p->rec = rec;
     rec->canonical = false;
+    if (r->map)
+        rs_mapin_at(r->map, r->start);
     /* A canonical line is parsed where it lies in the buffer, its newline
      * found by the parse rather than by a search first; anything else (an
      * incomplete line at the end of the buffer included) takes the way

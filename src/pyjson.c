@@ -328,10 +328,8 @@ static inline char *element_key(const rs_pyj *w, rs_type t, unsigned i, char *d)
 /* rs_pyj_entity when every string is short (nearly always; 256 bytes keep
  * the room asked for well below what pyj_room allows): room for the
  * whole element is made once, and a cursor in a register writes it. The
- * keys are copied 32 bytes at a time (their slots' size), hence the slack.
- * canonical: e comes from a canonical NDJSON line (rs_record.canonical),
- * whose integers' text and plain ASCII strings are copied as they are. */
-static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need, bool canonical)
+ * keys are copied 32 bytes at a time (their slots' size), hence the slack. */
+static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need)
 {
     int rc;
     if ((rc = pyj_room(w, need + 32)))
@@ -342,22 +340,10 @@ static int pyj_entity_short(rs_pyj *w, const rs_entity *e, size_t need, bool can
         if (i > 0)
             d = element_key(w, e->type, i, d);
         switch (v->kind) {
-        case RS_VAL_INT:
-            if (canonical) {
-                memcpy(d, v->s, v->len);
-                d += v->len;
-            } else {
-                d = rs_put_i64(d, v->i);
-            }
-            break;
+        case RS_VAL_INT: d = rs_put_i64(d, v->i); break;
         case RS_VAL_STR:
             *d++ = '"';
-            if (canonical) {
-                memcpy(d, v->s, v->len);
-                d += v->len;
-            } else {
-                d += rs_pyj_escape(d, v->s, v->len);
-            }
+            d += rs_pyj_escape(d, v->s, v->len);
             *d++ = '"';
             break;
         case RS_VAL_BOOL: d = v->i ? RS_FMT_LIT(d, "true") : RS_FMT_LIT(d, "false"); break;
@@ -380,7 +366,7 @@ int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
             need = 0; /* a long string: pieces, as below */
     }
     if (need)
-        return pyj_entity_short(w, e, need, false);
+        return pyj_entity_short(w, e, need);
     if ((rc = pyj_room(w, 64)))
         return rc;
     if (w->compact) {
@@ -430,15 +416,72 @@ int rs_pyj_entity(rs_pyj *w, const rs_entity *e)
     return 0;
 }
 
+/* The text of a canonical value in its line: a string with its quotes. */
+static inline const char *raw_text(const rs_value *v, size_t *n)
+{
+    size_t q = v->kind == RS_VAL_STR;
+    *n = v->len + 2 * q;
+    return v->s - q;
+}
+
+/* n bytes from s to d, n at most 64, in overlapping moves of 8 or 16 bytes
+ * (values are short, and a call to memcpy costs more than the copy). */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16) {
+        uint64_t a[2], b[2];
+        for (size_t i = 0; i + 16 < n; i += 16) {
+            memcpy(a, s + i, 16);
+            memcpy(d + i, a, 16);
+        }
+        memcpy(b, s + n - 16, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
 int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
 {
-    size_t need = 64;
-    for (unsigned i = 0; i < e->nfields; i++)
-        need += 34 + (e->v[i].kind == RS_VAL_STR || e->v[i].kind == RS_VAL_INT ? e->v[i].len : 8);
-    /* Long strings: pieces, as rs_pyj_entity writes them. */
-    if (need > 8192)
-        return rs_pyj_entity(w, e);
-    return pyj_entity_short(w, e, need, true);
+    /* The values lie in order in one line, so their text, and with it the
+     * room needed, is bounded by the span from the first to the last. */
+    size_t last_len;
+    const char *last = raw_text(&e->v[e->nfields - 1], &last_len);
+    size_t span = (size_t)(last + last_len - e->v[0].s);
+    if (span > 4096)
+        return rs_pyj_entity(w, e); /* long strings: in pieces */
+    int rc;
+    if ((rc = pyj_room(w, span + 64 + 32 * (size_t)e->nfields)))
+        return rc;
+    char *d = element_open(w);
+    for (unsigned i = 0; i < e->nfields; i++) {
+        if (i > 0)
+            d = element_key(w, e->type, i, d);
+        size_t n;
+        const char *s = raw_text(&e->v[i], &n);
+        if (n > 64) {
+            memcpy(d, s, n);
+        } else {
+            copy_short(d, s, n);
+        }
+        d += n;
+    }
+    d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
+    w->len = (size_t)(d - w->buf);
+    return 0;
 }
 
 int rs_pyj_raw_elements(rs_pyj *w, const char *p, size_t n, uint64_t count)

@@ -94,9 +94,11 @@ void rs_spool_free(rs_spool *s);
 /* Bytes the NDJSON reader asks for per read (4 KiB .. 256 KiB, the default):
  * smaller when many readers are open at once. Call before the first read. */
 void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
-/* Reads (and decodes zstd) on a thread of its own from the second read on,
- * about 512 KiB ahead of the parse: for a caller with one input and a spare
- * core. Errors are reported at the same lines as without. */
+/* For a caller with one input and a spare core, from the second read on: a
+ * plain regular file is parsed in its memory mapping, whose pages a thread
+ * fills ahead (mapin.h: a file truncated meanwhile raises SIGBUS); anything
+ * else is read (and zstd decoded) on a thread of its own, a few MiB ahead
+ * of the parse. Errors are reported at the same lines as without. */
 void rs_ndjson_read_ahead(rs_ndjson_reader *r);
 
 /* ---- reader internals ---- */

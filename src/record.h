@@ -70,7 +70,8 @@ typedef struct rs_record {
     uint64_t line; /* 1-based line number in its file */
     /* An entity from a canonical NDJSON line (the NDJSON reader says; false
      * from other readers): every string printable ASCII without '"' or
-     * '\\', and every integer's s and len its decimal text. */
+     * '\\', every other value's s and len its text in the line, and the
+     * values in field order in one line. */
     bool canonical;
 } rs_record;
 

@@ -60,6 +60,11 @@ bool rs_zin_is_zstd(const rs_zin *z)
     return z->mode == MODE_ZSTD;
 }
 
+bool rs_zin_plain_drained(const rs_zin *z)
+{
+    return z->mode == MODE_PLAIN && z->peek_pos == z->npeek && z->tee < 0;
+}
+
 void rs_zin_set_tee(rs_zin *z, int fd)
 {
     z->tee = fd;

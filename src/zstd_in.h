@@ -21,6 +21,9 @@ int rs_zin_open(rs_zin **z, int fd, const char *name, rs_err *err);
 int rs_zin_read(rs_zin *z, char *buf, size_t cap, size_t *got, rs_err *err);
 /* True once the first bytes showed a zstd frame. */
 bool rs_zin_is_zstd(const rs_zin *z);
+/* Plain input with every byte read so far handed out, and no tee: what
+ * follows is the file from its current offset. */
+bool rs_zin_plain_drained(const rs_zin *z);
 /* Copies every raw byte read from now on (compressed or not) to fd, so that
  * a pipe can be read again later from that copy. */
 void rs_zin_set_tee(rs_zin *z, int fd);

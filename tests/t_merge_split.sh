@@ -152,6 +152,28 @@ expect_error "merge to a full disk" 1 "write failed" bash -c 'exec "$0" merge "$
 ( set -o pipefail; "$RS" merge "$work/g20k.ndjson" 2>"$work/err" | head -c 10 >/dev/null ); st=$?
 if [ $st = 0 ] && [ ! -s "$work/err" ]; then pass "merge | head ends quietly"; else fail "merge | head ends quietly" "exit $st: $(cat "$work/err")"; fi
 
+# ---- a regular file is parsed in its memory mapping (mapin.c), a pipe is
+# read: the same bytes either way, also from a regular file on stdin that
+# merge starts reading part-way (the mapping starts at stdin's offset).
+"$RS" merge "$work/g20k.ndjson" >"$work/m20k-file.json"
+cat "$work/g20k.ndjson" | "$RS" merge >"$work/m20k-pipe.json"
+same "merge of a 13 MB file (mapped) = merge of it through a pipe" "$work/m20k-file.json" "$work/m20k-pipe.json"
+"$RS" merge <"$work/g20k.ndjson" >"$work/m20k-stdin.json"
+same "merge <FILE (mapped stdin) = merge through a pipe" "$work/m20k-stdin.json" "$work/m20k-pipe.json"
+{ echo "not a record"; cat "$work/g20k.ndjson"; } >"$work/g20k-after-junk.ndjson"
+{ head -1 >/dev/null; "$RS" merge >"$work/m20k-offset.json"; } <"$work/g20k-after-junk.ndjson"
+same "merge of stdin read from past its first line (mapped from that offset)" "$work/m20k-offset.json" \
+    "$work/m20k-pipe.json"
+# A file truncated under the merge: one line and status 1, not a crash.
+# The merge blocks on its full stdout pipe with most of the file unread;
+# the file is cut meanwhile, then the pipe drained.
+cp "$work/g20k.ndjson" "$work/shrinking.ndjson"
+( "$RS" merge "$work/shrinking.ndjson" 2>"$work/err"; echo $? >"$work/st" ) |
+    { sleep 1; truncate -s 100000 "$work/shrinking.ndjson"; cat >/dev/null; }
+equals "merge of a file truncated under it exits 1" "$(cat "$work/st")" 1
+equals "merge of a file truncated under it says so in one line" "$(cat "$work/err")" \
+    "revops-stream: an input file was truncated while it was being read: the output is incomplete (an -o file is not written)"
+
 # ---- SIGTERM mid-run: merge -o leaves no temp file, split no spool in $TMPDIR
 d=$(mktemp -d)
 mkfifo "$d/in"

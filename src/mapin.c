@@ -1,0 +1,147 @@
+/* A mapped input and its page thread (mapin.h).
+ *
+ * The thread keeps the page table filled from the reader's position to
+ * MAP_AHEAD beyond it (MADV_POPULATE_READ: the page-cache pages are mapped
+ * in one call instead of one fault each on the reader's thread). The
+ * reader itself drops what lies more than MAP_BEHIND behind it
+ * (MADV_DONTNEED: mapped pages count in the process's RSS; dropped ones
+ * are read from the page cache again if touched): a thread that waits for
+ * a core could fall tens of MiB behind, and the RSS with it. Drops come 2
+ * MiB at a time: each one interrupts the other threads' cores to flush
+ * their TLBs (512 KiB steps made the parse about 10% slower). */
+#include "mapin.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#define MAP_STEP (256u << 10)
+#define MAP_AHEAD (1u << 20)
+#define MAP_BEHIND (256u << 10)
+#define MAP_DROP (2u << 20)
+
+struct rs_mapin {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *base;
+    size_t len;
+    atomic_size_t pos; /* the reader's position */
+    size_t kick;       /* the position that wakes the thread next */
+    size_t dropped;    /* pages below this are dropped (the reader's) */
+    bool stop;
+};
+
+/* Maps [p, p + n) readable into the page table: one call where the kernel
+ * has MADV_POPULATE_READ (5.14), a read a page where it has not. False when
+ * the pages are gone (the file shrank) or cannot be read. */
+static bool populate(char *p, size_t n)
+{
+    static atomic_bool no_populate;
+    if (!atomic_load_explicit(&no_populate, memory_order_relaxed)) {
+#ifdef MADV_POPULATE_READ
+        if (madvise(p, n, MADV_POPULATE_READ) == 0)
+            return true;
+        if (errno != EINVAL)
+            return false;
+#endif
+        atomic_store_explicit(&no_populate, true, memory_order_relaxed);
+    }
+    /* A fault a page, taken here rather than on the reader's thread; a
+     * file that shrank raises SIGBUS here instead, as it would there. */
+    for (size_t i = 0; i < n; i += 4096)
+        (void)*(volatile const char *)(p + i);
+    return true;
+}
+
+static void *pager(void *arg)
+{
+    rs_mapin *m = arg;
+    size_t filled = atomic_load(&m->pos) & ~(size_t)4095;
+    bool filling = true;
+    for (;;) {
+        size_t pos = atomic_load_explicit(&m->pos, memory_order_relaxed);
+        if (filling && filled < m->len && filled < pos + MAP_AHEAD) {
+            size_t n = m->len - filled < MAP_STEP ? m->len - filled : MAP_STEP;
+            /* Pages that cannot be filled are left to the reader's own
+             * faults (and to SIGBUS, if the file shrank). */
+            filling = populate(m->base + filled, n);
+            filled += n;
+            continue;
+        }
+        pthread_mutex_lock(&m->mu);
+        while (!m->stop && atomic_load_explicit(&m->pos, memory_order_relaxed) == pos)
+            pthread_cond_wait(&m->cv, &m->mu);
+        bool stop = m->stop;
+        pthread_mutex_unlock(&m->mu);
+        if (stop)
+            return NULL;
+    }
+}
+
+rs_mapin *rs_mapin_open(int fd, size_t pos, const char **base, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uintmax_t)st.st_size > SIZE_MAX ||
+        (uintmax_t)st.st_size < pos)
+        return NULL;
+    rs_mapin *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->len = (size_t)st.st_size;
+    m->base = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m->base == MAP_FAILED) {
+        free(m);
+        return NULL;
+    }
+    atomic_init(&m->pos, pos);
+    m->kick = pos + MAP_STEP;
+    m->dropped = pos & ~(size_t)4095;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    if (pthread_create(&m->th, NULL, pager, m) != 0) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+        munmap(m->base, m->len);
+        free(m);
+        return NULL;
+    }
+    *base = m->base;
+    *len = m->len;
+    return m;
+}
+
+void rs_mapin_at(rs_mapin *m, size_t pos)
+{
+    if (pos < m->kick)
+        return;
+    while (m->dropped + MAP_BEHIND + MAP_DROP <= pos) {
+        madvise(m->base + m->dropped, MAP_DROP, MADV_DONTNEED);
+        m->dropped += MAP_DROP;
+    }
+    pthread_mutex_lock(&m->mu);
+    atomic_store_explicit(&m->pos, pos, memory_order_relaxed);
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    m->kick = pos + MAP_STEP;
+}
+
+void rs_mapin_close(rs_mapin *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = true;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->th, NULL);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    munmap(m->base, m->len);
+    free(m);
+}
