@@ -1,6 +1,6 @@
 /* A regular file read through a read-only memory mapping, with a thread
- * that maps the pages ahead of the reader into the page table and drops
- * them behind it. The reader then parses the file where it lies: no read()
+ * that maps the pages ahead of the reader and brings them into a cache,
+ * and the reader dropping them behind itself. The reader then parses the file where it lies: no read()
  * copies it into a buffer first (that copy cost a checked merge of 767 MB
  * about a fifth of its CPU time), and memory stays a few MiB of pages
  * however large the file.
