@@ -86,7 +86,7 @@ static const struct {
 /* What is kept per record. */
 typedef struct rep_st {
     int64_t quota;
-    uint64_t state_fp; /* homeState, for account.state */
+    uint64_t state_id; /* homeState (vocab_id), for account.state */
     uint32_t tid;      /* 0: not a possible territory id */
 } rep_st;
 
@@ -122,17 +122,20 @@ typedef struct name_dups {
     uint64_t count, pos, prev;
 } name_dups;
 
-/* A vocabulary list looked up by fingerprint. */
+/* A vocabulary list as an open-addressing table: a cheap hash of a
+ * string's length and first and last bytes picks the slot, the text
+ * decides. A list is chosen by the user, so a bad one costs its own
+ * lookups at most a probe per entry. */
 typedef struct vmap {
-    name_ref *v; /* fp, index; sorted */
-    size_t n;
+    uint32_t *slot; /* list index + 1; 0 is empty; a power of two, over 2n */
+    size_t mask;
     const rs_list *list;
 } vmap;
 
 /* One field's chain of history events within the current opportunity. */
 typedef struct chain {
     bool any;
-    uint64_t prev_fp;    /* stage: new_value of the previous event */
+    uint64_t prev_id;    /* stage: vocab_id of the previous event's new_value */
     uint32_t prev_key;   /* stage: its stage_key */
     int32_t prev_date;   /* closeDate: new_value of the previous event */
     int32_t last_change; /* change_date of the previous event */
@@ -144,7 +147,7 @@ struct rs_validator {
     const rs_vocab *vocab;
     unsigned explicit_mask;
     bool lenient;
-    vmap industries, stages;
+    vmap industries, stages, states;
 
     bool have_header, have_footer, prepared, finished;
     bool counts_known[3];
@@ -235,66 +238,75 @@ static uint64_t fp64(const char *s, size_t n)
     return rs_mix64(h ^ w ^ 0x13198a2e03707344ULL);
 }
 
-static int cmp_name_ref(const void *a, const void *b)
+/* The hash of a vocabulary table: length, first and last eight bytes (or
+ * fewer), one multiply. */
+static size_t vhash(const char *s, size_t n)
 {
-    const name_ref *x = a, *y = b;
-    if (x->fp != y->fp)
-        return x->fp < y->fp ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        b = y;
+    } else if (n > 0) {
+        a = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << 8 |
+            (uint64_t)(unsigned char)s[n - 1] << 16;
+    }
+    uint64_t h = (a ^ (b << 7 | b >> 57) ^ n) * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(h >> 32 ^ h);
 }
 
 static int vmap_build(vmap *m, const rs_list *list)
 {
+    size_t cap = 8;
+    while (cap < 2 * list->n + 1)
+        cap *= 2;
     m->list = list;
-    m->n = list->n;
-    m->v = calloc(list->n ? list->n : 1, sizeof *m->v);
-    if (!m->v)
+    m->mask = cap - 1;
+    m->slot = calloc(cap, sizeof *m->slot);
+    if (!m->slot)
         return RS_ENOMEM;
     for (size_t i = 0; i < list->n; i++) {
-        m->v[i].fp = fp64(list->v[i].text, list->v[i].len);
-        m->v[i].pos = i;
+        size_t h = vhash(list->v[i].text, list->v[i].len) & m->mask;
+        while (m->slot[h])
+            h = (h + 1) & m->mask;
+        m->slot[h] = (uint32_t)i + 1;
     }
-    qsort(m->v, m->n, sizeof *m->v, cmp_name_ref);
     return 0;
 }
 
-/* Index of s, whose fingerprint is fp, in the list, or NO_INDEX. */
-static uint32_t vmap_find_fp(const vmap *m, uint64_t fp, const char *s, size_t n)
+/* Index of s in the list (its first entry, if repeated), or NO_INDEX. */
+static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
 {
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->v[mid].fp < fp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < m->n && m->v[lo].fp == fp; lo++) {
-        const rs_token *t = &m->list->v[m->v[lo].pos];
+    for (size_t h = vhash(s, n) & m->mask; m->slot[h]; h = (h + 1) & m->mask) {
+        const rs_token *t = &m->list->v[m->slot[h] - 1];
         if (t->len == n && (n == 0 || memcmp(t->text, s, n) == 0))
-            return (uint32_t)m->v[lo].pos;
+            return m->slot[h] - 1;
     }
     return NO_INDEX;
 }
 
-/* Index of s in the list, or NO_INDEX. */
-static uint32_t vmap_find(const vmap *m, const char *s, size_t n)
+/* A value of a vocabulary, as a number that is equal exactly when the text
+ * is: its index, or a fingerprint (top bit set) of text outside it. */
+static uint64_t vocab_id(uint32_t i, const char *s, size_t n)
 {
-    return vmap_find_fp(m, fp64(s, n), s, n);
+    return i != NO_INDEX ? i : fp64(s, n) | 1ull << 63;
 }
 
-/* A stage as a small key: its vocabulary index (i, NO_INDEX if none), or a
- * hash of an unknown stage (so two equal unknown stages still compare
- * equal). */
-static uint32_t stage_key_of(uint32_t i, uint64_t fp)
+/* A stage as a small key: its vocabulary index, or a hash of an unknown
+ * stage (so two equal unknown stages still compare equal). */
+static uint32_t stage_key_of(uint64_t id)
 {
-    return i != NO_INDEX ? i : (0x80000000u | (uint32_t)(fp >> 33));
+    return id < NO_INDEX ? (uint32_t)id : (0x80000000u | (uint32_t)(id >> 33));
 }
 
 static uint32_t stage_key(const rs_validator *v, const char *s, size_t n)
 {
-    uint64_t fp = fp64(s, n);
-    return stage_key_of(vmap_find_fp(&v->stages, fp, s, n), fp);
+    return stage_key_of(vocab_id(vmap_find(&v->stages, s, n), s, n));
 }
 
 /* A short printable copy of untrusted text for a message. */
@@ -582,12 +594,12 @@ static int on_rep(rs_validator *v, const rs_entity *e, rs_err *err)
     field_int(v, e, RS_REP_TERRITORYID, id, &tid);
     rep_st *r = &v->reps[pos];
     r->quota = quota;
-    r->state_fp = fp64(st, stn);
+    uint32_t si = vmap_find(&v->states, st, stn);
+    r->state_id = vocab_id(si, st, stn);
     r->tid = tid_of(tid);
 
     char b1[64], b2[64];
-    long si = rs_vocab_state_index(v->vocab, st, stn);
-    if (si < 0) {
+    if (si == NO_INDEX) {
         violate(v, R_REGION_MAP, RS_REP, id, "homeState \"%s\" is not in the region map", show(b1, st, stn));
     } else {
         const rs_token *want = &v->vocab->regions.v[v->vocab->state_region[si]];
@@ -661,7 +673,7 @@ static int on_account(rs_validator *v, const rs_entity *e, rs_err *err)
         if (r->tid != a->tid)
             violate(v, R_ACCOUNT_TERRITORY, RS_ACCOUNT, id, "territoryId %lld, but its rep %lld is in territory %u",
                     (long long)tid, (long long)rep_id, r->tid);
-        if (r->state_fp != fp64(st, stn))
+        if (r->state_id != vocab_id(vmap_find(&v->states, st, stn), st, stn))
             violate(v, R_ACCOUNT_STATE, RS_ACCOUNT, id, "state \"%s\" is not the homeState of its rep %lld",
                     show(b, st, stn), (long long)rep_id);
     }
@@ -764,10 +776,10 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         violate(v, R_FIELD_TYPES, RS_HISTORY, id, "stage old_value is not a string");
         return;
     }
-    /* Each value's fingerprint once: for the vocabulary and the chain. */
-    uint64_t ofp = old_str ? fp64(ov->s, ov->len) : 0, nfp = fp64(nv->s, nv->len);
-    uint32_t ni = vmap_find_fp(&v->stages, nfp, nv->s, nv->len);
-    if (old_str && vmap_find_fp(&v->stages, ofp, ov->s, ov->len) == NO_INDEX)
+    uint32_t oi = old_str ? vmap_find(&v->stages, ov->s, ov->len) : NO_INDEX;
+    uint32_t ni = vmap_find(&v->stages, nv->s, nv->len);
+    uint64_t oid = old_str ? vocab_id(oi, ov->s, ov->len) : 0, nid = vocab_id(ni, nv->s, nv->len);
+    if (old_str && oi == NO_INDEX)
         violate(v, R_VOCABULARY, RS_HISTORY, id, "old_value \"%s\" is not in the stages vocabulary",
                 show(b1, ov->s, ov->len));
     if (ni == NO_INDEX)
@@ -781,15 +793,15 @@ static void on_stage_event(rs_validator *v, const rs_entity *e, int64_t id, int3
         if (cmp > 0 || (cmp == 0 && ov->len >= nv->len))
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage moves from \"%s\" back or sideways to \"%s\"",
                     show(b1, ov->s, ov->len), show(b2, nv->s, nv->len));
-        if (c->any && ofp != c->prev_fp)
+        if (c->any && oid != c->prev_id)
             violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage old_value \"%s\" is not the previous new_value",
                     show(b1, ov->s, ov->len));
     }
     if (c->any && change != DATE_BAD && c->last_change != DATE_BAD && change < c->last_change)
         violate(v, R_HISTORY_COHERENCE, RS_HISTORY, id, "stage change_date goes back in time");
     c->any = true;
-    c->prev_fp = nfp;
-    c->prev_key = stage_key_of(ni, nfp);
+    c->prev_id = nid;
+    c->prev_key = stage_key_of(nid);
     c->last_change = change;
     c->last_id = id;
 }
@@ -1397,7 +1409,7 @@ int rs_validator_create(rs_validator **out, const rs_validator_config *cfg, rs_e
     size_t nind = cfg->vocab->industries.n;
     v->ind_first_acc = calloc(nind ? nind : 1, sizeof *v->ind_first_acc);
     if (!v->ind_first_acc || vmap_build(&v->industries, &cfg->vocab->industries) ||
-        vmap_build(&v->stages, &cfg->vocab->stages)) {
+        vmap_build(&v->stages, &cfg->vocab->stages) || vmap_build(&v->states, &cfg->vocab->states)) {
         rs_validator_free(v);
         return nomem(err);
     }
@@ -1418,8 +1430,9 @@ void rs_validator_free(rs_validator *v)
     for (int t = 0; t < RS_HISTORY; t++)
         free(v->names[t]);
     free(v->ind_first_acc);
-    free(v->industries.v);
-    free(v->stages.v);
+    free(v->industries.slot);
+    free(v->stages.slot);
+    free(v->states.slot);
     free(v);
 }
 
