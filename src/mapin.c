@@ -2,13 +2,13 @@
  *
  * The thread keeps the pages from the reader's position to MAP_AHEAD
  * beyond it mapped (MADV_POPULATE_READ: one call instead of one fault a
- * page on the reader's thread) and in a cache (fill). The
- * reader itself drops what lies more than MAP_BEHIND behind it
- * (MADV_DONTNEED: mapped pages count in the process's RSS; dropped ones
- * are read from the page cache again if touched): a thread that waits for
- * a core could fall tens of MiB behind, and the RSS with it. Drops come 2
- * MiB at a time: each one interrupts the other threads' cores to flush
- * their TLBs (512 KiB steps made the parse about 10% slower). */
+ * page on the reader's thread) and in a cache (fill), and drops what lies
+ * more than MAP_BEHIND behind it (MADV_DONTNEED: mapped pages count in the
+ * process's RSS; dropped ones are read from the page cache again if
+ * touched). Should the thread wait for a core and fall MAP_LATE behind,
+ * the reader drops pages itself, so the RSS stays bounded whatever the
+ * scheduling. Drops are 1 MiB at a time: each one interrupts the other
+ * threads' cores to flush their TLBs (512 KiB steps made the parse slower). */
 #include "mapin.h"
 
 #include <errno.h>
@@ -20,10 +20,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#define MAP_STEP (256u << 10)
+#define MAP_STEP (512u << 10)
 #define MAP_AHEAD (1u << 20)
 #define MAP_BEHIND (256u << 10)
-#define MAP_DROP (2u << 20)
+#define MAP_DROP (1u << 20)
+#define MAP_LATE (2u << 20) /* beyond MAP_BEHIND + MAP_DROP */
 
 struct rs_mapin {
     pthread_t th;
@@ -33,7 +34,7 @@ struct rs_mapin {
     size_t len;
     atomic_size_t pos; /* the reader's position */
     size_t kick;       /* the position that wakes the thread next */
-    size_t dropped;    /* pages below this are dropped (the reader's) */
+    atomic_size_t dropped; /* pages below this are dropped */
     bool stop;
 };
 
@@ -61,6 +62,17 @@ static bool fill(char *p, size_t n)
     return true;
 }
 
+/* Drops the next MAP_DROP bytes if they lie more than slack behind pos;
+ * the thread and the reader may both try, and one wins. */
+static bool drop_one(rs_mapin *m, size_t pos, size_t slack)
+{
+    size_t d = atomic_load(&m->dropped);
+    if (d + slack + MAP_DROP > pos || !atomic_compare_exchange_strong(&m->dropped, &d, d + MAP_DROP))
+        return false;
+    madvise(m->base + d, MAP_DROP, MADV_DONTNEED);
+    return true;
+}
+
 static void *pager(void *arg)
 {
     rs_mapin *m = arg;
@@ -72,6 +84,8 @@ static void *pager(void *arg)
          * (it may have been dropped already: filled again, it would stay). */
         if (filled < (pos & ~(size_t)4095))
             filled = pos & ~(size_t)4095;
+        if (drop_one(m, pos, MAP_BEHIND))
+            continue;
         if (filling && filled < m->len && filled < pos + MAP_AHEAD) {
             size_t n = m->len - filled < MAP_STEP ? m->len - filled : MAP_STEP;
             /* Pages that cannot be filled are left to the reader's own
@@ -107,7 +121,7 @@ rs_mapin *rs_mapin_open(int fd, size_t pos, const char **base, size_t *len)
     }
     atomic_init(&m->pos, pos);
     m->kick = pos + MAP_STEP;
-    m->dropped = pos & ~(size_t)4095;
+    atomic_init(&m->dropped, pos & ~(size_t)4095);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     if (pthread_create(&m->th, NULL, pager, m) != 0) {
@@ -126,10 +140,8 @@ void rs_mapin_at(rs_mapin *m, size_t pos)
 {
     if (pos < m->kick)
         return;
-    while (m->dropped + MAP_BEHIND + MAP_DROP <= pos) {
-        madvise(m->base + m->dropped, MAP_DROP, MADV_DONTNEED);
-        m->dropped += MAP_DROP;
-    }
+    while (drop_one(m, pos, MAP_BEHIND + MAP_LATE))
+        ;
     pthread_mutex_lock(&m->mu);
     atomic_store_explicit(&m->pos, pos, memory_order_relaxed);
     pthread_cond_signal(&m->cv);
