@@ -10,6 +10,7 @@
  * scheduling. Drops are 1 MiB at a time: each one interrupts the other
  * threads' cores to flush their TLBs (512 KiB steps made the parse slower). */
 #include "mapin.h"
+#include "bgthread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -76,6 +77,7 @@ static bool drop_one(rs_mapin *m, size_t pos, size_t slack)
 static void *pager(void *arg)
 {
     rs_mapin *m = arg;
+    rs_thread_background();
     size_t filled = atomic_load(&m->pos) & ~(size_t)4095;
     bool filling = true;
     for (;;) {

@@ -7,6 +7,7 @@
  * escapes point into the line itself; decoded ones are copied to an arena as
  * large as the line. Input compressed with zstd is decoded on the way in
  * (zstd_in.c). */
+#include "bgthread.h"
 #include "fdio.h"
 #include "mapin.h"
 #include "pyjson.h"
@@ -833,6 +834,7 @@ static void *ahead_main(void *arg)
 {
     rs_ndjson_reader *r = arg;
     ahead *a = r->ah;
+    rs_thread_background();
     for (;;) {
         pthread_mutex_lock(&a->mu);
         if (a->count == AHEAD_SLOTS) {

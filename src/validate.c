@@ -4,6 +4,7 @@
  * unique names, counts) run in rs_validator_finish over the few bytes kept
  * per record. */
 #include "validate.h"
+#include "bgthread.h"
 #include "rng.h"
 
 #include <math.h>
@@ -1297,6 +1298,7 @@ static int find_dups(rs_validator *v, int t)
 static void *sorter_main(void *arg)
 {
     rs_validator *v = arg;
+    rs_thread_background();
     for (int t = RS_REP; t <= RS_OPPORTUNITY && !v->sorter_rc; t++)
         v->sorter_rc = find_dups(v, t);
     return NULL;

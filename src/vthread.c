@@ -5,6 +5,7 @@
  * it grows); the thread checks full batches in order and hands them back.
  * VTHREAD_BATCHES batches in all bound the memory. */
 #include "vthread.h"
+#include "bgthread.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -124,6 +125,7 @@ static bool check_batch(rs_vthread *t, vbatch *b)
 static void *run(void *arg)
 {
     rs_vthread *t = arg;
+    rs_thread_background();
     for (;;) {
         pthread_mutex_lock(&t->mu);
         /* Drains the queue once awake. */
