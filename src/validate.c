@@ -177,6 +177,11 @@ struct rs_validator {
     pthread_t sorter;
     bool sorter_running;
     int sorter_rc;
+    /* The sorter's run of check_reps, _accounts and _close_dates, on the
+     * pre_nt territories of pre_ters: pre_clean if they found nothing. */
+    bool pre_clean;
+    uint64_t pre_nt;
+    uint32_t *pre_ters;
     int64_t *ind_first_acc; /* per industry: first account id with it, 0 = none */
     __int128 total;
     uint64_t violations; /* of every rule, so far */
@@ -1072,14 +1077,19 @@ static int finish_territories(rs_validator *v, rs_err *err)
     return 0;
 }
 
-static void finish_reps(rs_validator *v)
+/* The end-of-input checks of reps, accounts and close dates (check_*)
+ * read only what is final once history begins, except the territories,
+ * which may still come: given nt territories, report false, they say
+ * whether anything is wrong without reporting it. */
+static bool check_reps(rs_validator *v, uint64_t nt, bool report)
 {
-    uint64_t nt = v->nrec[RS_TERRITORY];
     const rs_settings *s = &v->eff;
     for (uint64_t i = 0; i < v->nrec[RS_REP]; i++) {
         const rep_st *r = &v->reps[i];
         int64_t id = (int64_t)i + 1;
         if (r->tid < 1 || r->tid > nt) {
+            if (!report)
+                return true;
             violate(v, R_FOREIGN_KEYS, RS_REP, id, "territoryId is no territory");
             continue;
         }
@@ -1095,22 +1105,30 @@ static void finish_reps(rs_validator *v)
             want = s->quota_max;
         else
             want = (int64_t)q;
-        if (r->quota != want)
+        if (r->quota != want) {
+            if (!report)
+                return true;
             violate(v, R_QUOTA, RS_REP, id, "quota %lld, expected %lld (territory %u: pipeline %.0f, %llu reps)",
                     (long long)r->quota, (long long)want, r->tid, (double)sl->pipeline,
                     (unsigned long long)sl->nreps);
+        }
     }
+    return false;
 }
 
-static void finish_accounts(rs_validator *v)
+/* ters: the industry of each of the nt territories. */
+static bool check_accounts(rs_validator *v, const uint32_t *ters, uint64_t nt, bool report)
 {
-    uint64_t nt = v->nrec[RS_TERRITORY];
     for (uint64_t i = 0; i < v->nrec[RS_ACCOUNT]; i++) {
         const acc_st *a = &v->accs[i];
         int64_t id = (int64_t)i + 1;
-        if (a->tid < 1 || a->tid > nt)
+        bool bad_tid = a->tid < 1 || a->tid > nt;
+        bool bad_ind = !bad_tid && a->industry != NO_INDEX && ters[a->tid - 1] != a->industry;
+        if (!report && (bad_tid || bad_ind || a->in_pipeline != a->has_opp || a->tam_left < 0))
+            return true;
+        if (bad_tid)
             violate(v, R_FOREIGN_KEYS, RS_ACCOUNT, id, "territoryId is no territory");
-        else if (a->industry != NO_INDEX && v->ters[a->tid - 1] != a->industry)
+        else if (bad_ind)
             violate(v, R_ACCOUNT_INDUSTRY, RS_ACCOUNT, id, "territory %u is not the territory of its industry",
                     a->tid);
         if (a->in_pipeline != a->has_opp)
@@ -1120,9 +1138,10 @@ static void finish_accounts(rs_validator *v)
             violate(v, R_AMOUNT_TAM, RS_ACCOUNT, id, "its amounts exceed TAM_PER_DEVELOPER * numDevelopers by %lld",
                     (long long)(a->tam_left == INT64_MIN ? INT64_MAX : -a->tam_left));
     }
+    return false;
 }
 
-static void finish_close_dates(rs_validator *v)
+static bool check_close_dates(rs_validator *v, bool report)
 {
     uint64_t n = v->nrec[RS_OPPORTUNITY];
     uint64_t want[3];
@@ -1148,13 +1167,16 @@ static void finish_close_dates(rs_validator *v)
         lack += have[c] < want[c] ? want[c] - have[c] : 0;
     }
     if (!excess && !lack)
-        return;
+        return false;
+    if (!report)
+        return true;
     int64_t id = first_excess ? first_excess : first_other;
     uint64_t count = excess ? excess : lack;
     violate_n(v, R_CLOSE_DATE_COUNTS, RS_OPPORTUNITY, id, count,
                 "%llu null (expected %llu), %llu recent (expected %llu), %llu future (expected %llu)",
                 (unsigned long long)have[0], (unsigned long long)want[0], (unsigned long long)have[1],
                 (unsigned long long)want[1], (unsigned long long)have[2], (unsigned long long)want[2]);
+    return true;
 }
 
 static void finish_pipeline(rs_validator *v)
@@ -1301,6 +1323,9 @@ static void *sorter_main(void *arg)
     rs_thread_background();
     for (int t = RS_REP; t <= RS_OPPORTUNITY && !v->sorter_rc; t++)
         v->sorter_rc = find_dups(v, t);
+    if (v->pre_ters || !v->pre_nt)
+        v->pre_clean = !check_reps(v, v->pre_nt, false) && !check_accounts(v, v->pre_ters, v->pre_nt, false) &&
+                       !check_close_dates(v, false);
     return NULL;
 }
 
@@ -1316,6 +1341,14 @@ static void start_sorter(rs_validator *v)
     if (v->sorter_running)
         return;
     v->sorter_rc = 0;
+    /* The end-of-input checks of reps, accounts and close dates too, on
+     * the territories so far (their own copy: more may still come). */
+    v->pre_clean = false;
+    v->pre_nt = v->nrec[RS_TERRITORY];
+    free(v->pre_ters);
+    v->pre_ters = v->pre_nt ? malloc(v->pre_nt * sizeof *v->pre_ters) : NULL;
+    if (v->pre_ters)
+        memcpy(v->pre_ters, v->ters, v->pre_nt * sizeof *v->pre_ters);
     v->sorter_running = pthread_create(&v->sorter, NULL, sorter_main, v) == 0;
 }
 
@@ -1330,7 +1363,8 @@ static int join_sorter(rs_validator *v)
 
 static int finish_names(rs_validator *v, rs_err *err)
 {
-    if (join_sorter(v))
+    join_sorter(v);
+    if (v->sorter_rc)
         return nomem(err);
     for (int t = 0; t < RS_HISTORY; t++) {
         if (!v->dups[t].done && find_dups(v, t))
@@ -1375,9 +1409,13 @@ int rs_validator_finish(rs_validator *v, rs_err *err)
     int rc = finish_territories(v, err);
     if (rc)
         return rc;
-    finish_reps(v);
-    finish_accounts(v);
-    finish_close_dates(v);
+    /* Nothing to report if the sorter found nothing, on these territories. */
+    join_sorter(v);
+    if (!v->pre_clean || v->pre_nt != v->nrec[RS_TERRITORY]) {
+        check_reps(v, v->nrec[RS_TERRITORY], true);
+        check_accounts(v, v->ters, v->nrec[RS_TERRITORY], true);
+        check_close_dates(v, true);
+    }
     finish_pipeline(v);
     if ((rc = finish_names(v, err)))
         return rc;
@@ -1432,6 +1470,7 @@ void rs_validator_free(rs_validator *v)
     for (int t = 0; t < RS_HISTORY; t++)
         free(v->names[t]);
     free(v->ind_first_acc);
+    free(v->pre_ters);
     free(v->industries.slot);
     free(v->stages.slot);
     free(v->states.slot);

@@ -191,6 +191,20 @@ broken_stream "a history event pointing nowhere" '^FAIL foreign-keys: opportunit
 broken_stream "a rep territory that does not exist" '^FAIL foreign-keys: rep 3 ' \
     'if r["type"] == "rep" and d["id"] == 3: d["territoryId"] = 77'
 
+# Territories after the history began (validate takes them anywhere): the
+# checks of reps and accounts, run early on the territories then known,
+# are run again on all of them at the end.
+python3 -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+ter = [l for l in lines if "\"type\":\"territory\"" in l]
+rest = [l for l in lines if "\"type\":\"territory\"" not in l]
+open(sys.argv[2], "w").write("\n".join(rest[:1] + ter[:2] + rest[1:-1] + ter[2:] + rest[-1:]) + "\n")
+' "$work/good.ndjson" "$work/late.ndjson"
+clean "stream with most territories after the history" "$work/late.ndjson"
+sed 's/^\({"type":"account","data":{"id":4,.*"territoryId":\)[0-9]*}}$/\199}}/' "$work/late.ndjson" >"$work/late-bad.ndjson"
+fails_with "the same with an account in no territory" '^FAIL foreign-keys: account 4 ' "$work/late-bad.ndjson"
+
 # ---- --lenient
 
 jq '.reps[4].quota += 1' "$work/good.json" >"$work/bad.json"
