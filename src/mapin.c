@@ -36,6 +36,7 @@ struct rs_mapin {
     atomic_size_t pos; /* the reader's position */
     size_t kick;       /* the position that wakes the thread next */
     atomic_size_t dropped; /* pages below this are dropped */
+    atomic_size_t hold;    /* and none from here on (rs_mapin_hold) */
     bool stop;
 };
 
@@ -67,7 +68,9 @@ static bool fill(char *p, size_t n)
  * the thread and the reader may both try, and one wins. */
 static bool drop_one(rs_mapin *m, size_t pos, size_t slack)
 {
-    size_t d = atomic_load(&m->dropped);
+    size_t d = atomic_load(&m->dropped), hold = atomic_load_explicit(&m->hold, memory_order_relaxed);
+    if (hold < pos)
+        pos = hold;
     if (d + slack + MAP_DROP > pos || !atomic_compare_exchange_strong(&m->dropped, &d, d + MAP_DROP))
         return false;
     madvise(m->base + d, MAP_DROP, MADV_DONTNEED);
@@ -124,6 +127,7 @@ rs_mapin *rs_mapin_open(int fd, size_t pos, const char **base, size_t *len)
     atomic_init(&m->pos, pos);
     m->kick = pos + MAP_STEP;
     atomic_init(&m->dropped, pos & ~(size_t)4095);
+    atomic_init(&m->hold, SIZE_MAX);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     if (pthread_create(&m->th, NULL, pager, m) != 0) {
@@ -149,6 +153,11 @@ void rs_mapin_at(rs_mapin *m, size_t pos)
     pthread_cond_signal(&m->cv);
     pthread_mutex_unlock(&m->mu);
     m->kick = pos + MAP_STEP;
+}
+
+void rs_mapin_hold(rs_mapin *m, size_t off)
+{
+    atomic_store_explicit(&m->hold, off, memory_order_relaxed);
 }
 
 void rs_mapin_close(rs_mapin *m)

@@ -24,6 +24,9 @@ rs_mapin *rs_mapin_open(int fd, size_t pos, const char **base, size_t *len);
 /* Tells the thread the reader has come to pos; cheap, and it wakes the
  * thread only once a step (below), so call it as often as convenient. */
 void rs_mapin_at(rs_mapin *m, size_t pos);
+/* Keeps the pages from file offset off on mapped (SIZE_MAX: no hold), for
+ * bytes that another thread still reads. */
+void rs_mapin_hold(rs_mapin *m, size_t off);
 /* Stops the thread and unmaps. NULL is fine. */
 void rs_mapin_close(rs_mapin *m);
 

@@ -96,7 +96,9 @@ typedef struct merge {
     rs_sorter *sorter;
     uint64_t budget; /* memory for sorting: --memory less the validator's */
     rs_validator *v; /* NULL without o->check */
-    rs_vthread *vt;  /* the thread that feeds v, from the first header */
+    rs_vthread *vt;
+    bool vt_stable;  /* it reads the mapped input (rs_vthread_stable) */
+    uint64_t vt_fed; /* records fed to it since */  /* the thread that feeds v, from the first header */
     rs_merge_stats *stats;
     rs_err err;
 } merge;
@@ -639,11 +641,24 @@ static int emit(merge *m, const rs_entity *e, bool canonical, size_t input, uint
     if (m->vt) {
         /* Checked on the other thread; it stops at the first violation and
          * says at which line. */
+        if (!m->vt_stable && m->nin == 1 && m->in[0].r) {
+            /* Once the input is mapped, the checker reads the strings of
+             * canonical lines there rather than in copies. */
+            size_t len;
+            const char *base = rs_ndjson_mapped(m->in[0].r, &len);
+            if (base) {
+                rs_vthread_stable(m->vt, base, len);
+                m->vt_stable = true;
+            }
+        }
         int rc = rs_vthread_feed(m->vt, e, canonical, input, line);
         if (rc == 1)
             return check_stopped(m);
         if (rc)
             return nomem(m);
+        /* And those pages stay mapped until it has read them. */
+        if (m->vt_stable && (m->vt_fed++ & 63) == 0)
+            rs_ndjson_hold(m->in[0].r, rs_vthread_hold(m->vt));
     }
     rs_pyj *w = &m->w;
     if (t == RS_TERRITORY) {
@@ -920,7 +935,13 @@ static int stage2(merge *m)
     for (size_t i = 0; i < m->nin; i++) {
         if ((rc = drain(m, i)))
             return rc;
-        /* Its buffers are not needed any more. */
+        /* Its buffers are not needed any more, once the checker has read
+         * the strings it was given in the mapped input. */
+        if (m->vt_stable) {
+            rs_vthread_sync(m->vt);
+            rs_vthread_stable(m->vt, NULL, 0);
+            m->vt_stable = false;
+        }
         rs_ndjson_close(m->in[i].r);
         m->in[i].r = NULL;
     }

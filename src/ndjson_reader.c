@@ -983,6 +983,20 @@ static bool map_start(rs_ndjson_reader *r)
     return true;
 }
 
+const char *rs_ndjson_mapped(const rs_ndjson_reader *r, size_t *len)
+{
+    if (!r->map)
+        return NULL;
+    *len = r->end;
+    return r->buf;
+}
+
+void rs_ndjson_hold(rs_ndjson_reader *r, size_t off)
+{
+    if (r->map)
+        rs_mapin_hold(r->map, off);
+}
+
 void rs_ndjson_read_ahead(rs_ndjson_reader *r)
 {
     r->want_ahead = true;

@@ -100,6 +100,13 @@ void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
  * else is read (and zstd decoded) on a thread of its own, a few MiB ahead
  * of the parse. Errors are reported at the same lines as without. */
 void rs_ndjson_read_ahead(rs_ndjson_reader *r);
+/* Once the input is mapped (above): its bytes, readable until
+ * rs_ndjson_close, and *len; the strings of a canonical record lie there.
+ * NULL before that, and for input that is read. */
+const char *rs_ndjson_mapped(const rs_ndjson_reader *r, size_t *len);
+/* Keeps the mapped bytes from offset off on in memory, for another thread
+ * that still reads them (rs_vthread_hold); SIZE_MAX lets them go. */
+void rs_ndjson_hold(rs_ndjson_reader *r, size_t off);
 
 /* ---- reader internals ---- */
 

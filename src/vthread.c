@@ -24,10 +24,18 @@
 /* A batch is handed over early once its arena holds this much, so that
  * string offsets fit in 32 bits (a record is at most 16 MiB). */
 #define VTHREAD_ARENA_MAX (1u << 30)
+/* Records in flight at most: each has a slot in the ring of holds. */
+#define VTHREAD_RING (VTHREAD_BATCHES * VTHREAD_BATCH)
+/* A string in the stable input (rs_vthread_stable): kind's top bit, and a
+ * word of its offset there (40 bits: inputs up to 1 TiB) and its length
+ * (24 bits: a line is at most 16 MiB). */
+#define VREC_STABLE 0x80u
+#define STABLE_LEN_BITS 24
+#define STABLE_MAX_OFF (1ull << 40)
 
 /* A record as the checker needs it: per field its kind and one word, the
  * value (integers, booleans) or the string's arena offset (high half) and
- * length (low half). */
+ * length (low half), or its place in the stable input (VREC_STABLE). */
 typedef struct vrec {
     uint8_t type, nfields;
     uint8_t kind[RS_MAX_FIELDS];
@@ -55,6 +63,7 @@ struct rs_vthread {
     size_t nq;               /* how many */
     vbatch *cur;             /* the producer's, being filled */
     bool done, cancel;       /* no more batches; stop at once */
+    bool flush;              /* rs_vthread_sync waits: check what is queued */
     int stopped;             /* the thread stopped at a problem (atomic) */
     /* the problem */
     size_t p_input;
@@ -62,21 +71,37 @@ struct rs_vthread {
     int p_rc;
     rs_err p_err;
     uint64_t seen; /* violations seen so far (warnings included) */
+    /* rs_vthread_stable: strings of one-line records are not copied but
+     * read there, as long as the producer keeps what rs_vthread_hold says */
+    const char *stable;
+    size_t stable_len;
+    /* The producer's, then the thread's, on cache lines of their own:
+     * each is written on one core while the other reads nearby. */
+    _Alignas(64) uint64_t fed; /* records fed */
+    size_t last_hold;          /* ring's value for the last record fed */
+    _Alignas(64) uint64_t checked; /* records checked (atomic) */
+    /* Per record fed (mod VTHREAD_RING): the first byte of the stable
+     * input that it, or a record after it, may still read. */
+    _Alignas(64) size_t ring[VTHREAD_RING];
     vbatch batches[VTHREAD_BATCHES];
 };
 
-/* The record back as an rs_entity, its strings in the batch's arena. */
-static void unpack(const vbatch *b, const vrec *r, rs_entity *e)
+/* The record back as an rs_entity, its strings in the batch's arena or in
+ * the stable input. */
+static void unpack(const char *stable, const vbatch *b, const vrec *r, rs_entity *e)
 {
     e->type = (rs_type)r->type;
     e->nfields = r->nfields;
     for (unsigned k = 0; k < r->nfields; k++) {
         rs_value *v = &e->v[k];
-        v->kind = (rs_vkind)r->kind[k];
+        v->kind = (rs_vkind)(r->kind[k] & ~VREC_STABLE);
         v->i = 0;
         v->s = NULL;
         v->len = 0;
-        if (v->kind == RS_VAL_STR) {
+        if (r->kind[k] & VREC_STABLE) {
+            v->s = stable + (r->val[k] >> STABLE_LEN_BITS);
+            v->len = r->val[k] & ((1u << STABLE_LEN_BITS) - 1);
+        } else if (v->kind == RS_VAL_STR) {
             v->s = b->arena + (r->val[k] >> 32);
             v->len = (uint32_t)r->val[k];
         } else {
@@ -89,6 +114,7 @@ static void unpack(const vbatch *b, const vrec *r, rs_entity *e)
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
     rs_entity e;
+    const char *stable = t->stable;
     for (size_t i = 0; i < b->n; i++) {
         /* The rep or account a record refers to is a cache miss away:
          * asked for a few records ahead, it is there in time. */
@@ -98,7 +124,7 @@ static bool check_batch(rs_vthread *t, vbatch *b)
             if (f < ahead->nfields && ahead->kind[f] == RS_VAL_INT)
                 rs_validator_prefetch(t->v, (rs_type)ahead->type, (int64_t)ahead->val[f]);
         }
-        unpack(b, &b->r[i], &e);
+        unpack(stable, b, &b->r[i], &e);
         rs_err verr;
         int rc = rs_validator_feed_entity(t->v, &e, &verr);
         bool stop = rc != 0;
@@ -130,7 +156,7 @@ static void *run(void *arg)
         pthread_mutex_lock(&t->mu);
         /* Drains the queue once awake. */
         if (!t->q_head)
-            while (t->nq < VTHREAD_WAKE && !t->done && !t->cancel)
+            while (t->nq < VTHREAD_WAKE && !(t->flush && t->q_head) && !t->done && !t->cancel)
                 pthread_cond_wait(&t->cv_full, &t->mu);
         if (t->cancel || !t->q_head) {
             pthread_mutex_unlock(&t->mu);
@@ -144,6 +170,7 @@ static void *run(void *arg)
         pthread_mutex_unlock(&t->mu);
 
         bool stop = check_batch(t, b);
+        __atomic_add_fetch(&t->checked, b->n, __ATOMIC_RELEASE);
 
         pthread_mutex_lock(&t->mu);
         b->n = b->alen = 0;
@@ -212,6 +239,50 @@ static vbatch *take(rs_vthread *t)
     return b;
 }
 
+/* Queues e with its strings as places in the stable input, if they all
+ * lie there; false, and nothing queued, if not. */
+static bool feed_stable(rs_vthread *t, vbatch *b, const rs_entity *e)
+{
+    vrec *c = &b->r[b->n];
+    size_t lo = SIZE_MAX;
+    for (unsigned k = 0; k < e->nfields; k++) {
+        const rs_value *v = &e->v[k];
+        c->kind[k] = (uint8_t)v->kind;
+        if (v->kind != RS_VAL_STR) {
+            c->val[k] = (uint64_t)v->i;
+            continue;
+        }
+        size_t off = (size_t)((uintptr_t)v->s - (uintptr_t)t->stable);
+        if ((uintptr_t)v->s < (uintptr_t)t->stable || off > t->stable_len || v->len > t->stable_len - off ||
+            off >= STABLE_MAX_OFF)
+            return false;
+        c->kind[k] |= VREC_STABLE;
+        c->val[k] = (uint64_t)off << STABLE_LEN_BITS | v->len;
+        lo = off < lo ? off : lo;
+    }
+    c->type = (uint8_t)e->type;
+    c->nfields = (uint8_t)e->nfields;
+    if (lo != SIZE_MAX)
+        t->last_hold = lo;
+    t->ring[t->fed % VTHREAD_RING] = t->last_hold;
+    return true;
+}
+
+void rs_vthread_stable(rs_vthread *t, const char *base, size_t len)
+{
+    t->stable = base;
+    t->stable_len = len;
+    t->last_hold = 0;
+}
+
+size_t rs_vthread_hold(const rs_vthread *t)
+{
+    uint64_t done = __atomic_load_n(&t->checked, __ATOMIC_ACQUIRE);
+    if (!t->stable || done >= t->fed)
+        return SIZE_MAX;
+    return t->ring[done % VTHREAD_RING];
+}
+
 int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t input, uint64_t line)
 {
     if (__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
@@ -219,6 +290,8 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
     if (!t->cur && !(t->cur = take(t)))
         return 1;
     vbatch *b = t->cur;
+    if (one_line && t->stable && feed_stable(t, b, e))
+        goto queued;
     /* A canonical line's strings lie in that line, in order and close
      * together: then one copy of their span is cheaper than one each.
      * Strings of other records may sit in separate allocations, and the
@@ -273,6 +346,9 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
     }
     if (span)
         b->alen += need;
+    t->ring[t->fed % VTHREAD_RING] = t->last_hold;
+queued:
+    t->fed++;
     b->line[b->n] = line;
     b->input[b->n] = input;
     if (++b->n == VTHREAD_BATCH || b->alen >= VTHREAD_ARENA_MAX) {
@@ -280,6 +356,23 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
         t->cur = NULL;
     }
     return 0;
+}
+
+void rs_vthread_sync(rs_vthread *t)
+{
+    if (!t || t->joined || !t->started)
+        return;
+    if (t->cur && t->cur->n) {
+        push(t, t->cur);
+        t->cur = NULL;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->flush = true;
+    pthread_cond_signal(&t->cv_full);
+    while (__atomic_load_n(&t->checked, __ATOMIC_ACQUIRE) < t->fed && !__atomic_load_n(&t->stopped, __ATOMIC_ACQUIRE))
+        pthread_cond_wait(&t->cv_free, &t->mu);
+    t->flush = false;
+    pthread_mutex_unlock(&t->mu);
 }
 
 void rs_vthread_join(rs_vthread *t)

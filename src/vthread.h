@@ -11,6 +11,7 @@
 #define RS_VTHREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "validate.h"
 
 typedef struct rs_vthread rs_vthread;
@@ -22,6 +23,17 @@ int rs_vthread_start(rs_vthread **out, rs_validator *v, rs_err *err);
  * be copied whole. Returns 0, 1 once the thread has stopped at a problem
  * (see rs_vthread_problem), or RS_ENOMEM. */
 int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t input, uint64_t line);
+/* Says that base[0..len) stays readable (a mapped input): from then on,
+ * the strings of one_line records that lie there are not copied, and the
+ * caller keeps the bytes from rs_vthread_hold on in memory. */
+void rs_vthread_stable(rs_vthread *t, const char *base, size_t len);
+/* The offset in the stable input of the first byte that records not yet
+ * checked may read; SIZE_MAX when none. The producer's to call; what it
+ * says only grows, so a value that lags keeps more, never less. */
+size_t rs_vthread_hold(const rs_vthread *t);
+/* Waits until every record queued so far is checked (or the thread has
+ * stopped at a problem): then the stable input may go. */
+void rs_vthread_sync(rs_vthread *t);
 /* Hands over what is queued and waits for the thread to check it and end;
  * the validator is then the caller's again. */
 void rs_vthread_join(rs_vthread *t);

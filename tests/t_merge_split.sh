@@ -164,6 +164,17 @@ same "merge <FILE (mapped stdin) = merge through a pipe" "$work/m20k-stdin.json"
 { head -1 >/dev/null; "$RS" merge >"$work/m20k-offset.json"; } <"$work/g20k-after-junk.ndjson"
 same "merge of stdin read from past its first line (mapped from that offset)" "$work/m20k-offset.json" \
     "$work/m20k-pipe.json"
+# Out of order near its end: merge sorts from there on, and the checker
+# must have read what it was given in the mapping before the file goes.
+python3 -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines(True)
+i = len(lines) - 20
+lines[i], lines[i + 1] = lines[i + 1], lines[i]
+open(sys.argv[2], "w").writelines(lines)' "$work/g20k.ndjson" "$work/g20k-swapped.ndjson"
+"$RS" merge "$work/g20k-swapped.ndjson" >"$work/m20k-swapped.json"
+same "a mapped file out of order near its end merges to the same bytes" "$work/m20k-swapped.json" \
+    "$work/m20k-pipe.json"
 # A file truncated under the merge: one line and status 1, not a crash.
 # The merge blocks on its full stdout pipe with most of the file unread;
 # the file is cut meanwhile, then the pipe drained.
