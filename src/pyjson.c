@@ -460,7 +460,8 @@ int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
      * room needed, is bounded by the span from the first to the last. */
     size_t last_len;
     const char *last = raw_text(&e->v[e->nfields - 1], &last_len);
-    size_t span = (size_t)(last + last_len - e->v[0].s);
+    const char *end = last + last_len;
+    size_t span = (size_t)(end - e->v[0].s);
     if (span > 4096)
         return rs_pyj_entity(w, e); /* long strings: in pieces */
     int rc;
@@ -472,11 +473,14 @@ int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
             d = element_key(w, e->type, i, d);
         size_t n;
         const char *s = raw_text(&e->v[i], &n);
-        if (n > 64) {
+        /* One 32-byte copy while the line goes on for 32 bytes (the room
+         * asked for covers the excess written). */
+        if (n <= 32 && s + 32 <= end)
+            memcpy(d, s, 32);
+        else if (n > 64)
             memcpy(d, s, n);
-        } else {
+        else
             copy_short(d, s, n);
-        }
         d += n;
     }
     d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");

@@ -361,6 +361,76 @@ static void test_ndjson_canonical_strings(void **state)
     }
 }
 
+/* Bytes a writer flushed, for comparing two of them. */
+typedef struct membuf {
+    char *p;
+    size_t len;
+} membuf;
+
+static int membuf_write(void *ctx, const char *buf, size_t len)
+{
+    membuf *m = ctx;
+    m->p = realloc(m->p, m->len + len);
+    assert_non_null(m->p);
+    memcpy(m->p + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+/* A canonical line's element (its values' text copied between the keys,
+ * 32 bytes at a time where the line goes on) is byte for byte what the
+ * general writer makes of the same values: for strings of every length
+ * around the copy sizes, in each field, null or not, in both modes. */
+static void test_canonical_element_bytes(void **state)
+{
+    (void)state;
+    char name[128], stage[128], line[512];
+    for (int compact = 0; compact < 2; compact++) {
+        for (size_t len = 0; len <= 100; len++) {
+            for (int last = 0; last < 2; last++) {
+                memset(name, 'a' + (int)(len % 26), len);
+                name[len] = '\0';
+                memset(stage, 'S', last ? len : 3);
+                stage[last ? len : 3] = '\0';
+                /* The closeDate null when last, so the long value sits at
+                 * the end of the line. */
+                int n = snprintf(line, sizeof line,
+                                 "{\"type\":\"opportunity\",\"data\":{\"id\":%zu,\"name\":\"%s\",\"amount\":1234567,"
+                                 "\"stage\":\"%s\",\"closeDate\":%s,\"repId\":7,\"accountId\":%zu,"
+                                 "\"created_date\":\"%s\"}}\n",
+                                 len + 1, name, stage, last ? "null" : "\"2026-01-02\"", 10 * len + 3,
+                                 last ? stage : "2025-05-06");
+                const char *path = write_tmp(line, (size_t)n);
+                rs_ndjson_reader *r;
+                rs_record rec;
+                rs_err err;
+                assert_int_equal(rs_ndjson_open(&r, path, &err), 0);
+                assert_int_equal(rs_ndjson_next(r, &rec, &err), 1);
+                assert_true(rec.canonical);
+                membuf a = {0}, b = {0};
+                rs_pyj wa, wb;
+                assert_int_equal(rs_pyj_init(&wa, compact, membuf_write, &a, NULL, &err), 0);
+                assert_int_equal(rs_pyj_init(&wb, compact, membuf_write, &b, NULL, &err), 0);
+                for (int k = 0; k < 2; k++) { /* the second with its separator */
+                    assert_int_equal(rs_pyj_entity_canonical(&wa, &rec.entity), 0);
+                    assert_int_equal(rs_pyj_entity(&wb, &rec.entity), 0);
+                }
+                assert_int_equal(rs_pyj_flush(&wa), 0);
+                assert_int_equal(rs_pyj_flush(&wb), 0);
+                if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
+                    fail_msg("length %zu, last %d, compact %d:\n%.*s\nwant\n%.*s", len, last, compact, (int)a.len,
+                             a.p, (int)b.len, b.p);
+                rs_pyj_free(&wa);
+                rs_pyj_free(&wb);
+                free(a.p);
+                free(b.p);
+                rs_ndjson_close(r);
+                unlink(path);
+            }
+        }
+    }
+}
+
 /* A line past 16 MiB fails without reading (or holding) the rest. */
 static void test_ndjson_long_line(void **state)
 {
@@ -967,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_ndjson_bad_header_footer),
         cmocka_unit_test(test_ndjson_bad_bytes),
         cmocka_unit_test(test_ndjson_canonical_strings),
+        cmocka_unit_test(test_canonical_element_bytes),
         cmocka_unit_test(test_ndjson_long_line),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_jscan_split_across_calls),
