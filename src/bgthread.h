@@ -1,4 +1,4 @@
-/* Helper threads (the page filler, the read-ahead, the checker, the name
+/* Helper threads (the page filler, the zstd read-ahead, the checker, the name
  * sorter) serve a parsing thread whose pace is the whole command's. */
 #ifndef RS_BGTHREAD_H
 #define RS_BGTHREAD_H

@@ -100,8 +100,13 @@ static void on_fatal_signal(int sig)
  * file truncated under it takes the mapped pages with it. */
 static void on_lost_input(int sig)
 {
-    static const char msg[] = "revops-stream: an input file was truncated while it was being read: "
-                              "the output is incomplete (an -o file is not written)\n";
+    static const char msg[] = "revops-stream: an input file was truncated (or could not be read) while it was "
+                              "being read: the output is incomplete (an -o file is not written)\n";
+    /* Two threads may fault at once: one line, from the first. */
+    static volatile sig_atomic_t once;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
     ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)n;
     for (int i = 0; i < MAX_TEMPS; i++)

@@ -68,7 +68,7 @@ static bool fill(char *p, size_t n)
  * the thread and the reader may both try, and one wins. */
 static bool drop_one(rs_mapin *m, size_t pos, size_t slack)
 {
-    size_t d = atomic_load(&m->dropped), hold = atomic_load_explicit(&m->hold, memory_order_relaxed);
+    size_t d = atomic_load(&m->dropped), hold = atomic_load_explicit(&m->hold, memory_order_acquire);
     if (hold < pos)
         pos = hold;
     if (d + slack + MAP_DROP > pos || !atomic_compare_exchange_strong(&m->dropped, &d, d + MAP_DROP))
@@ -157,7 +157,7 @@ void rs_mapin_at(rs_mapin *m, size_t pos)
 
 void rs_mapin_hold(rs_mapin *m, size_t off)
 {
-    atomic_store_explicit(&m->hold, off, memory_order_relaxed);
+    atomic_store_explicit(&m->hold, off, memory_order_release);
 }
 
 void rs_mapin_close(rs_mapin *m)

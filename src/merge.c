@@ -96,9 +96,9 @@ typedef struct merge {
     rs_sorter *sorter;
     uint64_t budget; /* memory for sorting: --memory less the validator's */
     rs_validator *v; /* NULL without o->check */
-    rs_vthread *vt;
+    rs_vthread *vt;  /* the thread that feeds v, from the first header */
     bool vt_stable;  /* it reads the mapped input (rs_vthread_stable) */
-    uint64_t vt_fed; /* records fed to it since */  /* the thread that feeds v, from the first header */
+    uint64_t vt_fed; /* records fed to it since */
     rs_merge_stats *stats;
     rs_err err;
 } merge;
@@ -932,16 +932,19 @@ static int stage2(merge *m)
     m->stage2 = true;
     if ((rc = rs_sorter_create(&m->sorter, m->budget, m->o->tmpdir, &m->err)))
         return rc;
+    /* Nothing read from here on reaches the checker before the inputs are
+     * closed: it finishes what it reads in the mapped input, which then
+     * need not stay in memory while the rest is sorted. */
+    if (m->vt_stable) {
+        rs_vthread_sync(m->vt);
+        rs_vthread_stable(m->vt, NULL, 0);
+        rs_ndjson_hold(m->in[0].r, SIZE_MAX);
+        m->vt_stable = false;
+    }
     for (size_t i = 0; i < m->nin; i++) {
         if ((rc = drain(m, i)))
             return rc;
-        /* Its buffers are not needed any more, once the checker has read
-         * the strings it was given in the mapped input. */
-        if (m->vt_stable) {
-            rs_vthread_sync(m->vt);
-            rs_vthread_stable(m->vt, NULL, 0);
-            m->vt_stable = false;
-        }
+        /* Its buffers are not needed any more. */
         rs_ndjson_close(m->in[i].r);
         m->in[i].r = NULL;
     }

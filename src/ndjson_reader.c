@@ -159,7 +159,9 @@ struct rs_ndjson_reader {
     size_t arena_cap;
     bool want_ahead; /* read ahead once the first read is done */
     ahead *ah;       /* the thread, while it runs; it alone uses zin then */
-    rs_mapin *map;   /* a regular file's mapping, once reading ahead; buf is in it */
+    rs_mapin *map;   /* a regular file's mapping, once reading ahead */
+    const char *map_base; /* its bytes: buf, unless the file outgrew them */
+    size_t map_len;
 };
 
 static int perr(pstate *p, const char *fmt, const char *a, const char *b)
@@ -976,6 +978,8 @@ static bool map_start(rs_ndjson_reader *r)
         return false;
     free(r->buf);
     r->map = m;
+    r->map_base = base;
+    r->map_len = len;
     r->buf = (char *)base; /* never written: the mapping is read-only */
     r->cap = r->end = len;
     r->start = r->scanned = from;
@@ -983,12 +987,36 @@ static bool map_start(rs_ndjson_reader *r)
     return true;
 }
 
+/* At the end of the mapping: if the file has grown since it was mapped
+ * (written to while it is read), the rest is read as from any file. The
+ * mapping stays until close: the checker may still read strings in it. */
+static bool map_outgrown(rs_ndjson_reader *r)
+{
+    struct stat st;
+    if (!r->map || r->buf != r->map_base || fstat(r->fd, &st) != 0 || (uintmax_t)st.st_size <= r->map_len)
+        return false;
+    size_t tail = r->end - r->start; /* an unfinished line */
+    char *nb = malloc(tail + READ_CHUNK + 1);
+    if (!nb || lseek(r->fd, (off_t)r->map_len, SEEK_SET) < 0) {
+        free(nb);
+        return false;
+    }
+    memcpy(nb, r->buf + r->start, tail);
+    r->buf = nb;
+    r->cap = tail + READ_CHUNK + 1;
+    r->scanned -= r->start;
+    r->end = tail;
+    r->start = 0;
+    r->eof = false;
+    return true;
+}
+
 const char *rs_ndjson_mapped(const rs_ndjson_reader *r, size_t *len)
 {
     if (!r->map)
         return NULL;
-    *len = r->end;
-    return r->buf;
+    *len = r->map_len;
+    return r->map_base;
 }
 
 void rs_ndjson_hold(rs_ndjson_reader *r, size_t off)
@@ -1068,10 +1096,11 @@ void rs_ndjson_close(rs_ndjson_reader *r)
     ahead_stop(r); /* before the input it reads goes */
     if (r->map) {
         /* Where the parse stopped, for whatever reads stdin next. */
-        if (!r->own_fd)
+        if (!r->own_fd && r->buf == r->map_base)
             lseek(r->fd, (off_t)r->start, SEEK_SET);
+        if (r->buf == r->map_base)
+            r->buf = NULL;
         rs_mapin_close(r->map);
-        r->buf = NULL;
     }
     if (r->own_fd)
         close(r->fd);
@@ -1126,6 +1155,8 @@ static int next_line(rs_ndjson_reader *r, size_t *len, rs_err *err)
         r->scanned = upto;
         if (r->end - r->start > LINE_LIMIT)
             return fail(r, err, r->line + 1, "line longer than 16 MiB");
+        if (r->eof && map_outgrown(r))
+            continue;
         if (r->eof) {
             if (r->start == r->end)
                 return 0;
@@ -1181,7 +1212,7 @@ int rs_ndjson_next(rs_ndjson_reader *r, rs_record *rec, rs_err *err)
     pstate *p = &r->ps;
     p->rec = rec;
     rec->canonical = false;
-    if (r->map)
+    if (r->map && r->buf == r->map_base)
         rs_mapin_at(r->map, r->start);
     /* A canonical line is parsed where it lies in the buffer, its newline
      * found by the parse rather than by a search first; anything else (an

@@ -96,9 +96,10 @@ void rs_spool_free(rs_spool *s);
 void rs_ndjson_set_chunk(rs_ndjson_reader *r, size_t chunk);
 /* For a caller with one input and a spare core, from the second read on: a
  * plain regular file is parsed in its memory mapping, whose pages a thread
- * fills ahead (mapin.h: a file truncated meanwhile raises SIGBUS); anything
- * else is read (and zstd decoded) on a thread of its own, a few MiB ahead
- * of the parse. Errors are reported at the same lines as without. */
+ * fills ahead (mapin.h: a file truncated meanwhile raises SIGBUS; one that
+ * grows is read on from the mapping's end); a zstd file is read and decoded
+ * on a thread of its own, a few MiB ahead of the parse; a pipe is read as
+ * without. Errors are reported at the same lines as without. */
 void rs_ndjson_read_ahead(rs_ndjson_reader *r);
 /* Once the input is mapped (above): its bytes, readable until
  * rs_ndjson_close, and *len; the strings of a canonical record lie there.

@@ -49,6 +49,7 @@ typedef struct vbatch {
     size_t n;
     char *arena;
     size_t alen, acap;
+    const char *stable; /* the stable input its VREC_STABLE strings lie in */
     struct vbatch *next;
 } vbatch;
 
@@ -71,14 +72,15 @@ struct rs_vthread {
     int p_rc;
     rs_err p_err;
     uint64_t seen; /* violations seen so far (warnings included) */
-    /* rs_vthread_stable: strings of one-line records are not copied but
-     * read there, as long as the producer keeps what rs_vthread_hold says */
-    const char *stable;
-    size_t stable_len;
     /* The producer's, then the thread's, on cache lines of their own:
      * each is written on one core while the other reads nearby. */
-    _Alignas(64) uint64_t fed; /* records fed */
-    size_t last_hold;          /* ring's value for the last record fed */
+    /* rs_vthread_stable: strings of one-line records are not copied but
+     * read there, as long as the producer keeps what rs_vthread_hold says */
+    _Alignas(64) const char *stable;
+    size_t stable_len;
+    uint64_t fed;     /* records fed */
+    size_t last_hold; /* the first byte the last record fed may read (or,
+                         copied, the record before it); SIZE_MAX: none */
     _Alignas(64) uint64_t checked; /* records checked (atomic) */
     /* Per record fed (mod VTHREAD_RING): the first byte of the stable
      * input that it, or a record after it, may still read. */
@@ -114,7 +116,7 @@ static void unpack(const char *stable, const vbatch *b, const vrec *r, rs_entity
 static bool check_batch(rs_vthread *t, vbatch *b)
 {
     rs_entity e;
-    const char *stable = t->stable;
+    const char *stable = b->stable;
     for (size_t i = 0; i < b->n; i++) {
         /* The rep or account a record refers to is a cache miss away:
          * asked for a few records ahead, it is there in time. */
@@ -253,15 +255,20 @@ static bool feed_stable(rs_vthread *t, vbatch *b, const rs_entity *e)
             continue;
         }
         size_t off = (size_t)((uintptr_t)v->s - (uintptr_t)t->stable);
-        if ((uintptr_t)v->s < (uintptr_t)t->stable || off > t->stable_len || v->len > t->stable_len - off ||
-            off >= STABLE_MAX_OFF)
+        if ((uintptr_t)v->s < (uintptr_t)t->stable || off > t->stable_len || v->len > t->stable_len - off)
             return false;
+        if (off >= STABLE_MAX_OFF) {
+            /* Past what the encoding holds: copies from now on. */
+            rs_vthread_stable(t, NULL, 0);
+            return false;
+        }
         c->kind[k] |= VREC_STABLE;
         c->val[k] = (uint64_t)off << STABLE_LEN_BITS | v->len;
         lo = off < lo ? off : lo;
     }
     c->type = (uint8_t)e->type;
     c->nfields = (uint8_t)e->nfields;
+    b->stable = t->stable;
     if (lo != SIZE_MAX)
         t->last_hold = lo;
     t->ring[t->fed % VTHREAD_RING] = t->last_hold;
@@ -272,15 +279,16 @@ void rs_vthread_stable(rs_vthread *t, const char *base, size_t len)
 {
     t->stable = base;
     t->stable_len = len;
-    t->last_hold = 0;
+    /* Nothing read there yet; or, stable no more, nothing to come. */
+    t->last_hold = base ? 0 : SIZE_MAX;
 }
 
 size_t rs_vthread_hold(const rs_vthread *t)
 {
     uint64_t done = __atomic_load_n(&t->checked, __ATOMIC_ACQUIRE);
-    if (!t->stable || done >= t->fed)
-        return SIZE_MAX;
-    return t->ring[done % VTHREAD_RING];
+    /* Caught up: what the next record may read starts no earlier than
+     * what the last one read. */
+    return done < t->fed ? t->ring[done % VTHREAD_RING] : t->last_hold;
 }
 
 int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t input, uint64_t line)

@@ -28,8 +28,9 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
  * caller keeps the bytes from rs_vthread_hold on in memory. */
 void rs_vthread_stable(rs_vthread *t, const char *base, size_t len);
 /* The offset in the stable input of the first byte that records not yet
- * checked may read; SIZE_MAX when none. The producer's to call; what it
- * says only grows, so a value that lags keeps more, never less. */
+ * checked, or fed next, may read; SIZE_MAX once stable is over. The
+ * producer's to call; what it says only grows, so a value that lags keeps
+ * more, never less. */
 size_t rs_vthread_hold(const rs_vthread *t);
 /* Waits until every record queued so far is checked (or the thread has
  * stopped at a problem): then the stable input may go. */
