@@ -424,36 +424,6 @@ static inline const char *raw_text(const rs_value *v, size_t *n)
     return v->s - q;
 }
 
-/* n bytes from s to d, n at most 64, in overlapping moves of 8 or 16 bytes
- * (values are short, and a call to memcpy costs more than the copy). */
-static inline void copy_short(char *d, const char *s, size_t n)
-{
-    if (n >= 16) {
-        uint64_t a[2], b[2];
-        for (size_t i = 0; i + 16 < n; i += 16) {
-            memcpy(a, s + i, 16);
-            memcpy(d + i, a, 16);
-        }
-        memcpy(b, s + n - 16, 16);
-        memcpy(d + n - 16, b, 16);
-    } else if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    }
-}
-
 int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
 {
     /* The values lie in order in one line, so their text, and with it the
@@ -473,15 +443,14 @@ int rs_pyj_entity_canonical(rs_pyj *w, const rs_entity *e)
             d = element_key(w, e->type, i, d);
         size_t n;
         const char *s = raw_text(&e->v[i], &n);
-        /* One 32-byte copy while the line goes on for 32 bytes (the room
-         * asked for covers the excess written). */
-        if (n <= 32 && s + 32 <= end)
-            memcpy(d, s, 32);
-        else if (n > 64)
+        /* One fixed-size copy while the line goes on for RS_FMT_SHORT
+         * bytes (the room asked for covers the excess written). */
+        if (s + RS_FMT_SHORT <= end) {
+            d = rs_put_short(d, s, n);
+        } else {
             memcpy(d, s, n);
-        else
-            copy_short(d, s, n);
-        d += n;
+            d += n;
+        }
     }
     d = w->compact ? RS_FMT_LIT(d, "}") : RS_FMT_LIT(d, "\n    }");
     w->len = (size_t)(d - w->buf);

@@ -72,10 +72,10 @@ struct rs_vthread {
     int p_rc;
     rs_err p_err;
     uint64_t seen; /* violations seen so far (warnings included) */
-    /* The producer's, then the thread's, on cache lines of their own:
-     * each is written on one core while the other reads nearby. */
-    /* rs_vthread_stable: strings of one-line records are not copied but
-     * read there, as long as the producer keeps what rs_vthread_hold says */
+    /* The producer's, then the thread's, on cache lines of their own
+     * (each is written on one core while the other reads nearby).
+     * rs_vthread_stable: strings of one-line records are not copied but
+     * read there, as long as the producer keeps what rs_vthread_hold says. */
     _Alignas(64) const char *stable;
     size_t stable_len;
     uint64_t fed;     /* records fed */
@@ -271,7 +271,6 @@ static bool feed_stable(rs_vthread *t, vbatch *b, const rs_entity *e)
     b->stable = t->stable;
     if (lo != SIZE_MAX)
         t->last_hold = lo;
-    t->ring[t->fed % VTHREAD_RING] = t->last_hold;
     return true;
 }
 
@@ -354,9 +353,8 @@ int rs_vthread_feed(rs_vthread *t, const rs_entity *e, bool one_line, size_t inp
     }
     if (span)
         b->alen += need;
-    t->ring[t->fed % VTHREAD_RING] = t->last_hold;
 queued:
-    t->fed++;
+    t->ring[t->fed++ % VTHREAD_RING] = t->last_hold;
     b->line[b->n] = line;
     b->input[b->n] = input;
     if (++b->n == VTHREAD_BATCH || b->alen >= VTHREAD_ARENA_MAX) {
