@@ -10,6 +10,10 @@
 #   merge of a 10^6-opportunity stream: in order, and shuffled with a small
 #   --memory so that it spills; scripts/parallel-shards.sh at 10^6.
 # Times are medians of 3 runs (the two vCPUs are shared: compare within a run).
+# A ratio (generate over the ceiling program, merge over generate) comes from
+# BENCH_ROUNDS (default 5) rounds that each run the two back to back: the
+# median of the rounds' ratios, so that both sides meet the same minute of a
+# machine whose speed drifts.
 # Counts keep the default proportions: reps = 0.3 x opps, accounts = 0.7 x opps.
 # RS_BIN: the binary (default ./revops-stream). RS_CEILING: the ceiling program
 # (default build/bench/ceiling; `make bench` builds it). BENCH_BIG: the large
@@ -37,6 +41,26 @@ median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 # rate BYTES NANOSECONDS: MB/s (10^6 bytes).
 rate() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b / (ns / 1e9) / 1e6 }'; }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.2f s", ns / 1e9 }'; }
+# Rounds of the paired measurements behind the ratios (BENCH_ROUNDS, odd).
+rounds=${BENCH_ROUNDS:-5}
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+# pair A B: $rounds rounds of the shell snippets A then B (for eval). Sets
+# NS_A and NS_B to their median wall times in ns, and TR to the median over
+# the rounds of B's time over A's: on shared vCPUs whose speed drifts by
+# minutes, a ratio of rates needs both runs of each round in the same minute.
+pair() {
+    local ta=() tb=() tr=() t0 t1 t2
+    for _ in $(seq "$rounds"); do
+        t0=$(now); eval "$1"; t1=$(now); eval "$2"; t2=$(now)
+        ta+=($((t1 - t0)))
+        tb+=($((t2 - t1)))
+        tr+=("$(awk -v a=$((t1 - t0)) -v b=$((t2 - t1)) 'BEGIN { printf "%.6f", b / a }')")
+    done
+    NS_A=$(median "${ta[@]}")
+    NS_B=$(median "${tb[@]}")
+    TR=$(median "${tr[@]}")
+}
+
 # time3 CMD...: median wall time of 3 runs of CMD (a shell snippet for eval), in ns.
 time3() {
     local t=() t0 t1
@@ -111,41 +135,43 @@ gen_row() {
 # The ceiling of a pipe on this machine: the same bytes from /dev/zero through cat.
 ns=$(time3 'head -c "$bytes" /dev/zero | cat >/dev/null')
 row "pipe ceiling: /dev/zero | cat, same bytes" "$(rate "$bytes" "$ns") MB/s"
-# The ceiling program: as many fixed opportunity lines as the stream has records.
+# The ceiling program: as many fixed opportunity lines as the stream has
+# records. Each of generate's figures below is paired with the ceiling's
+# (pair: alternating rounds), and its ratio is the median of the rounds'.
+have_ceiling=false
 if [ -x "$ceiling" ]; then
+    have_ceiling=true
     cbytes=$("$ceiling" "$records" | wc -c)
-    # crow LABEL NS: the ceiling's throughput.
-    crow() { row "$1" "$(rate "$cbytes" "$2") MB/s, $(awk -v r="$records" -v ns="$2" \
-        'BEGIN { printf "%.1f", r / (ns / 1e9) / 1e6 }') M records/s ($(secs "$2"))"; }
-    ns_ceil=$(time3 '"$ceiling" "$records" >/dev/null')
-    crow "ceiling program -> /dev/null" "$ns_ceil"
-    ns_ceil_pipe=$(time3 '"$ceiling" "$records" | cat >/dev/null')
-    crow "ceiling program | cat > /dev/null" "$ns_ceil_pipe"
 else
     row "ceiling program" "n/a (no $ceiling; make bench builds it)"
 fi
-# ratio LABEL NS NS_CEIL: generate's MB/s and records/s over the ceiling's.
-ratio() {
-    [ -n "${3:-}" ] || return 0
-    row "$1" "$(awk -v b="$bytes" -v cb="$cbytes" -v a="$2" -v c="$3" \
-        'BEGIN { printf "%.2f of its MB/s, %.2f of its records/s", (b / a) / (cb / c), c / a }')"
+# crow LABEL NS: the ceiling's throughput.
+crow() { row "$1" "$(rate "$cbytes" "$2") MB/s, $(awk -v r="$records" -v ns="$2" \
+    'BEGIN { printf "%.1f", r / (ns / 1e9) / 1e6 }') M records/s ($(secs "$2"))"; }
+# versus LABEL GEN SINK: generate (GEN: a shell snippet without its output)
+# against the ceiling program, both into SINK (a snippet: ">/dev/null" or
+# "| cat >/dev/null"); sets NS to generate's median time.
+versus() {
+    if $have_ceiling; then
+        pair "$2 $3" '"$ceiling" "$records" '"$3"
+        NS=$NS_A
+        gen_row "$1" "$NS_A"
+        crow "  the ceiling program, the same rounds" "$NS_B"
+        row "  over the ceiling program (median of $rounds rounds)" "$(awk -v b="$bytes" -v cb="$cbytes" -v r="$TR" \
+            'BEGIN { printf "%.2f of its MB/s, %.2f of its records/s", b / cb * r, r }')"
+    else
+        NS=$(time3 "$2 $3")
+        gen_row "$1" "$NS"
+    fi
 }
-measure3 "$bin" "${j1[@]}" "${C[@]}"
+versus "generate $big_label -> /dev/null, -j 1" '"$bin" "${j1[@]}" "${C[@]}"' '>/dev/null'
 ns_whole=$NS
-gen_row "generate $big_label -> /dev/null, -j 1" "$NS"
-row "  peak RSS" "$RSS"
-ratio "  over the ceiling program -> /dev/null" "$NS" "${ns_ceil:-}"
-ns=$(time3 '"$bin" "${j1[@]}" "${C[@]}" | cat >/dev/null')
-gen_row "generate $big_label | cat > /dev/null, -j 1" "$ns"
-ratio "  over the ceiling program | cat" "$ns" "${ns_ceil_pipe:-}"
+row "  peak RSS" "$(peak_rss "$bin" "${j1[@]}" "${C[@]}")"
+versus "generate $big_label | cat > /dev/null, -j 1" '"$bin" "${j1[@]}" "${C[@]}"' '| cat >/dev/null'
 if $has_j; then
-    measure3 "$bin" -j 2 "${C[@]}"
-    gen_row "generate $big_label -> /dev/null, -j 2" "$NS"
-    row "  peak RSS" "$RSS"
-    ratio "  over the ceiling program -> /dev/null" "$NS" "${ns_ceil:-}"
-    ns=$(time3 '"$bin" -j 2 "${C[@]}" | cat >/dev/null')
-    gen_row "generate $big_label | cat > /dev/null, -j 2" "$ns"
-    ratio "  over the ceiling program | cat" "$ns" "${ns_ceil_pipe:-}"
+    versus "generate $big_label -> /dev/null, -j 2" '"$bin" -j 2 "${C[@]}"' '>/dev/null'
+    row "  peak RSS" "$(peak_rss "$bin" -j 2 "${C[@]}")"
+    versus "generate $big_label | cat > /dev/null, -j 2" '"$bin" -j 2 "${C[@]}"' '| cat >/dev/null'
 else
     row "generate with -j 2" "n/a (no -j)"
 fi
@@ -190,6 +216,7 @@ fi
 # line by line, the last two with a --memory well under the input so that
 # merge spills sorted runs to $TMPDIR (the data-model checks take about 75 MiB
 # of a --memory given at 10^6).
+G=("${C[@]}") # the big data set, which merge is compared with
 counts "$mcount"
 "$bin" "${C[@]}" >"$work/m.ndjson"
 mbytes=$(stat -c %s "$work/m.ndjson")
@@ -208,14 +235,20 @@ merge_rows() {
     row "  peak RSS" "$RSS"
 }
 # Merge against generate, MB/s over MB/s (target >= 0.5), both -j 1: with
-# the data-model checks (the default) and without (--no-validate).
+# the data-model checks (the default) and without (--no-validate). Each
+# merge run is paired with a run of generate (pair), as the ceiling above.
 for checks in "" --no-validate; do
-    NS=
-    merge_rows "in order${checks:+, $checks}" ${checks:+"$checks"} "$work/m.ndjson"
-    if [ -n "${NS:-}" ]; then
-        row "  over generate $big_label -> /dev/null, -j 1" "$(awk -v mb="$mbytes" -v mn="$NS" -v b="$bytes" -v gn="$ns_whole" \
-            'BEGIN { printf "%.2f", (mb / mn) / (b / gn) }')"
+    name="merge $m_label, in order${checks:+, $checks}"
+    if ! "$bin" merge ${checks:+"$checks"} "$work/m.ndjson" 2>"$work/merge.err" | cmp -s - "$work/m.json"; then
+        row "$name" "n/a ($(head -c 100 "$work/merge.err" || echo "output differs"))"
+        continue
     fi
+    pair '"$bin" merge '"$checks"' "$work/m.ndjson" >/dev/null' '"$bin" "${j1[@]}" "${G[@]}" >/dev/null'
+    row "$name" "$(rate "$mbytes" "$NS_A") MB/s of NDJSON ($(secs "$NS_A"))"
+    row "  peak RSS" "$(peak_rss "$bin" merge ${checks:+"$checks"} "$work/m.ndjson")"
+    row "  generate $big_label -> /dev/null, -j 1, the same rounds" "$(rate "$bytes" "$NS_B") MB/s"
+    row "  over generate (median of $rounds rounds)" "$(awk -v mb="$mbytes" -v b="$bytes" -v r="$TR" \
+        'BEGIN { printf "%.2f", mb / b * r }')"
 done
 if $has_shard; then
     for k in 8 7 6 5 4 3 2 1; do "$bin" --shard "$k/8" "${C[@]}" -o "$work/shard-$k.ndjson"; done
