@@ -230,6 +230,12 @@ static int zstd_feed(rs_out *o, const char *buf, size_t len, ZSTD_EndDirective m
     }
 }
 
+bool rs_out_is_pipe(const rs_out *o)
+{
+    struct stat st;
+    return o->fd >= 0 && !o->sink && !o->zstd && fstat(o->fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err)
 {
     if (o->zstd)

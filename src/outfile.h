@@ -21,6 +21,8 @@ int rs_out_open_sink(rs_out **o, const char *name, rs_write_fn sink, void *ctx, 
 /* Compresses everything written from now on as zstd frames at `level`
  * (1..19), with zstd's own worker threads when threads > 1. */
 int rs_out_set_zstd(rs_out *o, int level, unsigned threads, rs_err *err);
+/* True when the bytes go uncompressed into a pipe (rs_gen_options). */
+bool rs_out_is_pipe(const rs_out *o);
 /* Appends bytes; writes in 1 MiB chunks. RS_EPIPE when stdout's reader left. */
 int rs_out_write(rs_out *o, const char *buf, size_t len, rs_err *err);
 /* rs_write_fn adapter: ctx is an rs_out*; the error text lands in

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Ids per block: about 200-500 KiB of output, so a few blocks per thread in
  * flight stay within the memory bound. History blocks count opportunities. */
@@ -73,6 +74,7 @@ typedef struct slot {
     rs_emitter e;
     uint64_t block; /* which block it holds */
     int state;      /* 0 free, 1 being formatted, 2 ready */
+    pthread_cond_t turn; /* its block is due (own_writes) */
 } slot;
 
 typedef struct pool {
@@ -85,6 +87,7 @@ typedef struct pool {
     uint64_t next_block; /* next to hand to a worker */
     uint64_t next_write; /* next to be written */
     bool writing;        /* a worker is writing blocks out */
+    bool own_writes;     /* each worker writes the blocks it formatted */
     bool stop;
     int rc;
     pthread_mutex_t mu;
@@ -98,13 +101,16 @@ static void fail_locked(pool *pl, int rc)
     pl->stop = true;
     pthread_cond_broadcast(&pl->work);
     pthread_cond_broadcast(&pl->done);
+    for (unsigned i = 0; pl->slots && i < pl->nslots; i++)
+        pthread_cond_broadcast(&pl->slots[i].turn);
 }
 
 /* Called with the lock held by the worker that just finished a block: if
  * no one is writing, it writes every ready block from next_write on, in
- * order, while the data is still in its core's cache, and returns when the
- * next one is not ready yet. A block that becomes ready meanwhile is seen
- * by the writer's next check, so none waits for a wake-up. */
+ * order, and returns when the next one is not ready yet. A block that
+ * becomes ready meanwhile is seen by the writer's next check, so none waits
+ * for a wake-up. With own_writes it writes its own block only, and wakes
+ * the worker of the next one, which waits for its turn (worker()). */
 static void write_ready(pool *pl)
 {
     if (pl->writing)
@@ -126,6 +132,10 @@ static void write_ready(pool *pl)
         pthread_cond_broadcast(&pl->work);
         if (pl->next_write == pl->p->nblocks)
             pthread_cond_broadcast(&pl->done);
+        if (pl->own_writes) {
+            pthread_cond_signal(&pl->slots[pl->next_write % pl->nslots].turn);
+            break;
+        }
     }
     pl->writing = false;
 }
@@ -160,16 +170,27 @@ static void *worker(void *arg)
         pthread_mutex_lock(&pl->mu);
         s->e = e;
         s->state = 2;
-        if (s->e.rc)
+        if (s->e.rc) {
             fail_locked(pl, s->e.rc);
-        else
-            write_ready(pl);
+            continue;
+        }
+        /* own_writes: this worker writes its block itself when its turn
+         * comes, from its own cache. Into a pipe that made both copies
+         * cheaper (`-j 2 | cat`: the writer's system time 1.7 -> 1.4 s,
+         * cat's 1.7 -> 1.1 s, wall 3.5 -> 3.0 s); into a file on tmpfs
+         * the hand-over of every block cost more than that, so pipes only
+         * (sink_is_pipe), and only while every worker has a CPU: a worker
+         * whose block is due but who waits for a CPU would hold up all
+         * the others. */
+        while (pl->own_writes && !pl->stop && pl->next_write != b)
+            pthread_cond_wait(&s->turn, &pl->mu);
+        write_ready(pl);
     }
     pthread_mutex_unlock(&pl->mu);
     return NULL;
 }
 
-static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_write_fn write, void *ctx)
+static int run_threads(const rs_gen *g, const plan *p, const rs_gen_options *o, rs_write_fn write, void *ctx)
 {
     pool pl;
     memset(&pl, 0, sizeof pl);
@@ -177,7 +198,10 @@ static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_writ
     pl.p = p;
     pl.write = write;
     pl.ctx = ctx;
+    unsigned threads = o->threads;
     pl.nslots = 2 * threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    pl.own_writes = o->sink_is_pipe && cpus > 0 && threads <= (unsigned long)cpus;
     pl.slots = calloc(pl.nslots, sizeof *pl.slots);
     pthread_t *tids = calloc(threads, sizeof *tids);
     int rc = pl.slots && tids ? 0 : RS_ENOMEM;
@@ -186,6 +210,8 @@ static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_writ
     pthread_mutex_init(&pl.mu, NULL);
     pthread_cond_init(&pl.work, NULL);
     pthread_cond_init(&pl.done, NULL);
+    for (unsigned i = 0; pl.slots && i < pl.nslots; i++)
+        pthread_cond_init(&pl.slots[i].turn, NULL);
     unsigned started = 0;
     for (; started < threads && !rc; started++)
         if (pthread_create(&tids[started], NULL, worker, &pl) != 0)
@@ -208,6 +234,8 @@ static int run_threads(const rs_gen *g, const plan *p, unsigned threads, rs_writ
         pthread_join(tids[i], NULL);
     for (unsigned i = 0; pl.slots && i < pl.nslots; i++)
         rs_emitter_free(&pl.slots[i].e);
+    for (unsigned i = 0; pl.slots && i < pl.nslots; i++)
+        pthread_cond_destroy(&pl.slots[i].turn);
     pthread_mutex_destroy(&pl.mu);
     pthread_cond_destroy(&pl.work);
     pthread_cond_destroy(&pl.done);
@@ -237,7 +265,7 @@ int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx,
     } else {
         rs_emitter_flush(&e);
         if (!e.rc)
-            e.rc = run_threads(g, &p, o->threads, write, ctx);
+            e.rc = run_threads(g, &p, o, write, ctx);
     }
     if (!e.rc)
         rs_emit_footer(&e, o, counts);

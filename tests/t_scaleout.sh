@@ -21,13 +21,19 @@ for opts in "${j_cases[@]}"; do
     read -ra o <<<"$opts"
     "$RS" -j 1 "${o[@]}" >"$work/j1"
     ok=true msg=""
-    for j in 2 7 default; do
-        if [ "$j" = default ]; then "$RS" "${o[@]}" >"$work/jn"; else "$RS" -j "$j" "${o[@]}" >"$work/jn"; fi
+    # Into a pipe (piped), workers up to the CPUs write their own blocks in turn.
+    for j in 2 7 default piped-2 piped-default; do
+        case $j in
+        default) "$RS" "${o[@]}" >"$work/jn" ;;
+        piped-2) "$RS" -j 2 "${o[@]}" | cat >"$work/jn" ;;
+        piped-default) "$RS" "${o[@]}" | cat >"$work/jn" ;;
+        *) "$RS" -j "$j" "${o[@]}" >"$work/jn" ;;
+        esac
         cmp -s "$work/j1" "$work/jn" || { ok=false; msg+="-j $j differs; "; }
     done
     tail -1 "$work/j1" | grep -q '"type":"footer"' || { ok=false; msg+="no footer; "; }
-    if $ok; then pass "-j 1, 2, 7 and the default give the same bytes ($opts)"
-    else fail "-j 1, 2, 7 and the default give the same bytes ($opts)" "$msg"; fi
+    if $ok; then pass "-j 1, 2, 7 and the default, to a file and into a pipe, give the same bytes ($opts)"
+    else fail "-j 1, 2, 7 and the default, to a file and into a pipe, give the same bytes ($opts)" "$msg"; fi
 done
 rm -f "$work/j1" "$work/jn"
 expect_error "-j x is a usage error" 2 '' "$RS" -j x

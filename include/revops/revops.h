@@ -154,6 +154,11 @@ typedef struct rs_gen_options {
     unsigned types_mask;   /* bit (1u << rs_type) for each type emitted */
     uint64_t shard_index, shard_count; /* shard K of N, 1-based; 1/1 is everything */
     unsigned threads;      /* worker threads (>= 1); the bytes never depend on it */
+    /* The write callback feeds a pipe, read on another CPU. With threads > 1
+     * (and no more than the CPUs), each worker then writes the blocks it
+     * formatted itself, in turn, while they are in its cache: 11-14%
+     * faster into a pipe, but slower into files and compressors. */
+    bool sink_is_pipe;
 } rs_gen_options;
 
 /* Plans a data set: checks the settings, runs the analysis passes (amount
@@ -170,7 +175,8 @@ int rs_gen_create_planned(rs_gen **g, const rs_settings *s, const rs_vocab *v, u
  * without memory). */
 char *rs_gen_plan(const rs_gen *g);
 /* Writes the stream (header, the shard's records, footer) through write,
- * which is only ever called from the calling thread. */
+ * called from one thread at a time: the calling thread, or with threads > 1
+ * the worker threads, in the stream's order. */
 int rs_gen_run(rs_gen *g, const rs_gen_options *o, rs_write_fn write, void *ctx, rs_err *err);
 /* The records of each type that rs_gen_run(g, o) writes for o's shard
  * (those of types left out of o->types_mask too), as its footer counts
