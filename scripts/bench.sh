@@ -31,6 +31,9 @@ label() { case "$1" in 10000) echo "10^4";; 1000000) echo "10^6";; 10000000) ech
 big_label=$(label "$big")
 m_label=$(label "$mcount")
 export SOURCE_DATE_EPOCH=1771477209
+# generate shows a progress line when stderr is a terminal; the figures are
+# of the plain path, so its stderr becomes a pipe to the terminal.
+if [ -t 2 ]; then exec 2> >(cat >&2); fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/rs-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -43,6 +46,7 @@ rate() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b / (ns / 1e9) / 1e6 }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.2f s", ns / 1e9 }'; }
 # Rounds of the paired measurements behind the ratios (BENCH_ROUNDS, odd).
 rounds=${BENCH_ROUNDS:-5}
+[ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench: BENCH_ROUNDS must be a count >= 1" >&2; exit 2; }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # pair A B: $rounds rounds of the shell snippets A then B (for eval). Sets
 # NS_A and NS_B to their median wall times in ns, and TR to the median over

@@ -3,9 +3,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define OBUF_BYTES (1u << 20)
 /* The longest line head a key needs: {"type":"opportunity_history","data":{"id":
@@ -121,10 +125,27 @@ static void show_progress(lineframe *f, double now, bool final)
     f->last_shown = now;
 }
 
+/* Newlines in p[0..n): every byte of the stream passes here under
+ * --progress, which a byte at a time doubled generate's CPU time. */
 static uint64_t count_lines(const char *p, size_t n)
 {
     uint64_t c = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#ifdef __SSE2__
+    /* Sixteen bytes at a time (SSE2: every x86-64): a compare gives -1 per
+     * newline, subtracted into per-byte counts, which are summed before
+     * they can pass 255. */
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (n - i >= 16) {
+        size_t blocks = (n - i) / 16 < 255 ? (n - i) / 16 : 255;
+        __m128i counts = zero;
+        for (size_t b = 0; b < blocks; b++, i += 16)
+            counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl));
+        __m128i sums = _mm_sad_epu8(counts, zero);
+        c += (uint64_t)_mm_cvtsi128_si64(sums) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    }
+#endif
+    for (; i < n; i++)
         c += p[i] == '\n';
     return c;
 }

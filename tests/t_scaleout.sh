@@ -25,8 +25,8 @@ for opts in "${j_cases[@]}"; do
     for j in 2 7 default piped-2 piped-default; do
         case $j in
         default) "$RS" "${o[@]}" >"$work/jn" ;;
-        piped-2) "$RS" -j 2 "${o[@]}" | cat >"$work/jn" ;;
-        piped-default) "$RS" "${o[@]}" | cat >"$work/jn" ;;
+        piped-2) "$RS" -j 2 --quiet "${o[@]}" | cat >"$work/jn" ;;
+        piped-default) "$RS" --quiet "${o[@]}" | cat >"$work/jn" ;;
         *) "$RS" -j "$j" "${o[@]}" >"$work/jn" ;;
         esac
         cmp -s "$work/j1" "$work/jn" || { ok=false; msg+="-j $j differs; "; }

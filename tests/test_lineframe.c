@@ -226,6 +226,35 @@ static void test_progress_line(void **state)
     free(in.buf);
 }
 
+/* Without --rate every chunk's newlines are counted in bulk: the final
+ * line has the stream's records, however the chunks fall (many blocks of
+ * sixteen bytes, tails, single bytes). */
+static void test_progress_counts_lines(void **state)
+{
+    sink in = make_stream();
+    uint64_t lines = 0;
+    for (size_t i = 0; i < in.len; i++)
+        lines += in.buf[i] == '\n';
+    static const size_t steps[] = {0, 1, 15, 16, 17, 4080, 4097, 1u << 20};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *err = open_memstream(&text, &tlen);
+        lineframe_options o = {.progress = true, .progress_to = err};
+        sink out = {0};
+        feed(&o, &in, steps[k], &out, 0);
+        fclose(err);
+        assert_int_equal(out.len, in.len);
+        assert_memory_equal(out.buf, in.buf, in.len);
+        char final[64];
+        snprintf(final, sizeof final, "\rrevops-stream: %llu records, ", (unsigned long long)lines);
+        assert_non_null(strstr(text, final));
+        free(text);
+        free(out.buf);
+    }
+    free(in.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_keys_refuse_other_lines),
         cmocka_unit_test(test_rate_paces_and_keeps_bytes),
         cmocka_unit_test(test_progress_line),
+        cmocka_unit_test(test_progress_counts_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
