@@ -1,7 +1,8 @@
-/* Runs a planned data set into a stream: the shard's id range of each type,
- * cut into fixed-size blocks. With one thread the blocks are formatted and
- * written in turn; with more, workers format blocks into their own buffers
- * and write them out in block order, whichever finishes the next one due.
+/* Runs a planned data set into a stream: the shard's id range of each type.
+ * One thread formats each type's range in one go and writes it in 1 MiB
+ * chunks; more threads cut the ranges into fixed-size blocks, which workers
+ * format into their own buffers and write out in block order (the worker
+ * that finishes the block due, or into a pipe each its own, in turn).
  * Blocks do not depend on the thread count, so neither do the bytes. */
 #include "emit.h"
 
