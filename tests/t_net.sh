@@ -132,6 +132,17 @@ if start_server $A --listen tcp://127.0.0.1:0 --once; then
     [ $st = 0 ] && same "--listen tcp --once: a socat client gets the stdout bytes, server exits 0" "$d/l.out" \
         || fail "--listen --once status $st" "$(cat "$d/srv.err")"
 fi
+# Many blocks over two workers, each of which copies its own blocks into
+# the client's queue in turn.
+B="--seed 6 --reps 9000 --accounts 21000 --opportunities 30000"
+"$RS" -j 1 $B >"$d/ref.many"
+if start_server -j 2 $B --listen unix:"$d/many.sock" --once; then
+    socat -u UNIX:"$d/many.sock" OPEN:"$d/many.out",creat,trunc
+    wait $SRV_PID; st=$?
+    [ $st = 0 ] && same "--listen -j 2: the bytes of -j 1, over many blocks" "$d/many.out" "$d/ref.many" \
+        || fail "--listen -j 2 status $st" "$(cat "$d/srv.err")"
+fi
+rm -f "$d/ref.many" "$d/many.out"
 
 if start_server $A --listen unix:"$d/srv.sock" --once --compress zstd; then
     $PEER read "$SRV_URL" "$d/lz.out"

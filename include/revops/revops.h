@@ -154,10 +154,11 @@ typedef struct rs_gen_options {
     unsigned types_mask;   /* bit (1u << rs_type) for each type emitted */
     uint64_t shard_index, shard_count; /* shard K of N, 1-based; 1/1 is everything */
     unsigned threads;      /* worker threads (>= 1); the bytes never depend on it */
-    /* The write callback feeds a pipe, read on another CPU. With threads > 1
-     * (and no more than the CPUs), each worker then writes the blocks it
-     * formatted itself, in turn, while they are in its cache: 11-14%
-     * faster into a pipe, but slower into files and compressors. */
+    /* The write callback feeds a pipe read on another CPU, or copies into
+     * a queue another thread drains. With threads > 1 (and no more than
+     * the CPUs), each worker then writes the blocks it formatted itself, in
+     * turn, while they are in its cache: 11-14% faster into a pipe, but
+     * slower into files, sockets written directly and compressors. */
     bool sink_is_pipe;
 } rs_gen_options;
 
