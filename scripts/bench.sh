@@ -40,14 +40,14 @@ trap 'rm -rf "$work"' EXIT
 # counts N: the options for N opportunities, in the array C.
 counts() { C=(--reps $(($1 * 3 / 10)) --accounts $(($1 * 7 / 10)) --opportunities "$1"); }
 now() { date +%s%N; }
-median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+# median N...: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # rate BYTES NANOSECONDS: MB/s (10^6 bytes).
 rate() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b / (ns / 1e9) / 1e6 }'; }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.2f s", ns / 1e9 }'; }
 # Rounds of the paired measurements behind the ratios (BENCH_ROUNDS, odd).
 rounds=${BENCH_ROUNDS:-5}
 [ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench: BENCH_ROUNDS must be a count >= 1" >&2; exit 2; }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # pair A B: $rounds rounds of the shell snippets A then B (for eval). Sets
 # NS_A and NS_B to their median wall times in ns, and TR to the median over
 # the rounds of B's time over A's: on shared vCPUs whose speed drifts by
@@ -72,7 +72,7 @@ time3() {
         t0=$(now); eval "$1"; t1=$(now)
         t+=($((t1 - t0)))
     done
-    median3 "${t[@]}"
+    median "${t[@]}"
 }
 
 has_opt() { "$bin" "$@" --help 2>/dev/null | grep -Eq -- "$OPT_RE"; }
@@ -100,7 +100,7 @@ measure3() {
         t1=$(now)
         t+=($((t1 - t0)))
     done
-    NS=$(median3 "${t[@]}")
+    NS=$(median "${t[@]}")
     RSS="n/a (no /usr/bin/time)"
     [ ${#r[@]} -gt 0 ] && RSS=$(printf '%s\n' "${r[@]}" | sort -n | tail -1 | awk '{ printf "%.1f MiB", $1 / 1024 }')
     return 0
